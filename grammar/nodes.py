@@ -1,0 +1,157 @@
+"""Typed, immutable AST of the compot model language.
+
+Nodes compare equal when they mean the same model: source positions are kept for error messages
+but excluded from equality and hashing, so ``parse(to_text(ast)) == ast``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+
+@dataclass(frozen=True)
+class Pos:
+    line: int
+    column: int
+
+
+_NOPOS = Pos(0, 0)
+
+
+def _pos():
+    return field(default=_NOPOS, compare=False, repr=False)
+
+
+# ---------------------------------------------------------------- radial formulas
+@dataclass(frozen=True)
+class Num:
+    value: float
+    pos: Pos = _pos()
+
+
+@dataclass(frozen=True)
+class Var:
+    """``r``, ``nu`` or a parameter of the enclosing basis."""
+    name: str
+    pos: Pos = _pos()
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: "Formula"
+    pos: Pos = _pos()
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # one of + - * / ^
+    left: "Formula"
+    right: "Formula"
+    pos: Pos = _pos()
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str  # exp log sqrt sin cos tanh fc
+    arg: "Formula"
+    pos: Pos = _pos()
+
+
+Formula = Union[Num, Var, Neg, BinOp, Call]
+
+FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tanh", "fc")
+
+
+# ---------------------------------------------------------------- bases
+@dataclass(frozen=True)
+class ShortBasis:
+    """``G8`` (even-tempered Gaussians) or ``C8`` (Chebyshev polynomials)."""
+    kind: str  # "G" or "C"
+    size: int
+    pos: Pos = _pos()
+
+
+@dataclass(frozen=True)
+class BasisParam:
+    name: str
+    value: float
+    lower: float | None = None
+    upper: float | None = None
+    pos: Pos = _pos()
+
+
+@dataclass(frozen=True)
+class CustomBasis:
+    """``basis n (p = v in [lo, hi], ...): formula`` -- n functions of ``r`` indexed by ``nu``."""
+    size: int
+    params: tuple[BasisParam, ...]
+    formula: Formula
+    pos: Pos = _pos()
+
+
+BasisSpec = Union[ShortBasis, CustomBasis]
+
+
+@dataclass(frozen=True)
+class BasisDef:
+    name: str
+    spec: BasisSpec
+    pos: Pos = _pos()
+
+
+@dataclass(frozen=True)
+class BasisRef:
+    """A use of a basis: either a shorthand spec (anonymous) or the name of a defined basis."""
+    spec: ShortBasis | None = None
+    name: str | None = None
+    pos: Pos = _pos()
+
+
+# ---------------------------------------------------------------- model terms
+@dataclass(frozen=True)
+class Linear:
+    """``G8``: E_i = sum_nu c_nu psi_nu(i) + s."""
+    basis: BasisRef
+    pos: Pos = _pos()
+
+
+@dataclass(frozen=True)
+class Exp:
+    """``E[G8L4]``: E_i = sum_k sum_nu c_k,nu exp(lambda_k psi_nu(i)) + s."""
+    basis: BasisRef
+    layers: int
+    pos: Pos = _pos()
+
+
+@dataclass(frozen=True)
+class NExp:
+    """``N[E[G8L4]]``: as Exp, on chi_nu(i) = sum_j fc(r_ij) psi_nu(j)."""
+    basis: BasisRef
+    layers: int
+    pos: Pos = _pos()
+
+
+@dataclass(frozen=True)
+class Sum:
+    terms: tuple["Expr", ...]
+    pos: Pos = _pos()
+
+
+@dataclass(frozen=True)
+class Product:
+    left: "Expr"
+    right: "Expr"
+    pos: Pos = _pos()
+
+
+Term = Union[Linear, Exp, NExp]
+Expr = Union[Linear, Exp, NExp, Sum, Product]
+
+
+@dataclass(frozen=True)
+class Model:
+    expr: Expr
+    bases: tuple[BasisDef, ...] = ()
+    cutoff: float | None = None
+    elements: tuple[str, ...] | None = None
