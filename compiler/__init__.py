@@ -1,0 +1,1 @@
+"""The compot compiler: AST -> SymPy -> symbolic derivatives -> C/Cython kernel source."""

@@ -1,0 +1,252 @@
+"""Code generation: derived SymPy expressions -> plain C functions -> a Cython module.
+
+The C part (``c_source``) holds the model's physics as straight-line code after common-subexpression
+elimination, plus the model-independent driver loops of ``templates/driver.c``.  It compiles on its
+own (the standalone export and the LAMMPS plug-in reuse it).  ``pyx_source`` wraps it for Python.
+Output is deterministic: regenerating a model gives identical bytes.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import sympy as sp
+from sympy.printing.c import C99CodePrinter
+from sympy.printing.precedence import precedence
+
+from .. import __version__
+from .derive import DFC, FC, Derived, derive
+from .ir import R, LoweredModel
+
+#: bump when the generated code changes meaning (part of the kernel cache key)
+GENERATOR_VERSION = "1"
+
+
+class _Printer(C99CodePrinter):
+    """C99 printer that writes small integer powers as products (no pow() in inner loops)."""
+
+    def _print_Pow(self, expr):
+        base, ex = expr.as_base_exp()
+        if ex.is_Integer and 2 <= int(ex) <= 8:
+            b = self.parenthesize(base, precedence(expr))
+            return "(" + "*".join([b] * int(ex)) + ")"
+        if ex.is_Integer and -8 <= int(ex) <= -1:
+            return "(1.0/" + self._print(sp.Pow(base, -ex, evaluate=False)) + ")"
+        if ex == sp.Rational(1, 2):
+            return f"sqrt({self._print(base)})"
+        return super()._print_Pow(expr)
+
+
+_PRINTER = _Printer({"strict": False})
+
+
+def _hoist(exprs: list[sp.Expr], params: set, table: dict) -> list[sp.Expr]:
+    """Replace parameter-only factors/summands by symbols q[k] (computed once per call)."""
+    memo: dict = {}
+
+    def is_p(e):
+        return (not e.is_Number) and bool(e.free_symbols) and e.free_symbols <= params
+
+    def sym_for(e):
+        if e not in table:
+            table[e] = sp.Symbol(f"q[{len(table)}]")
+        return table[e]
+
+    def h(e):
+        if e in memo:
+            return memo[e]
+        if e.is_Atom:
+            out = e
+        elif is_p(e):
+            out = sym_for(e)
+        elif isinstance(e, (sp.Mul, sp.Add)):
+            pargs = [a for a in e.args if is_p(a) or a.is_Number]
+            rest = [a for a in e.args if not (is_p(a) or a.is_Number)]
+            if rest and any(not a.is_Number for a in pargs):
+                out = e.func(sym_for(e.func(*pargs)), *[h(a) for a in rest])
+            else:
+                out = e.func(*[h(a) for a in e.args])
+        else:
+            out = e.func(*[h(a) for a in e.args])
+        memo[e] = out
+        return out
+
+    return [h(e) for e in exprs]
+
+
+def _block(assignments: list[tuple[str, sp.Expr]], symmap: dict, indent: str = "    ",
+           prefix: str = "t") -> list[str]:
+    """C statements for ``target = expr`` pairs after common-subexpression elimination."""
+    assignments = [(t, e) for t, e in assignments if e != 0]
+    if not assignments:
+        return []
+    exprs = [e.xreplace(symmap) for _, e in assignments]
+    reps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols(prefix), order="canonical")
+    lines = [f"{indent}const double {s} = {_PRINTER.doprint(e)};" for s, e in reps]
+    lines += [f"{indent}{t} = {_PRINTER.doprint(e)};" for (t, _), e in zip(assignments, reduced)]
+    return lines
+
+
+def _symmap(m: LoweredModel) -> dict:
+    sm = {p.symbol: sp.Symbol(f"p[{k}]") for k, p in enumerate(m.params)}
+    sm.update({s: sp.Symbol(f"psi[{a}]") for a, s in enumerate(m.psi)})
+    sm.update({s: sp.Symbol(f"chi[{c}]") for c, s in enumerate(m.chi)})
+    sm.update({R: sp.Symbol("r"), FC: sp.Symbol("fc"), DFC: sp.Symbol("dfc")})
+    return sm
+
+
+def _fmt_double(x: float) -> str:
+    return repr(float(x))
+
+
+def c_source(m: LoweredModel, d: Derived | None = None) -> str:
+    """Self-contained C source of the model's physics and driver loops."""
+    if d is None:
+        d = derive(m)
+    NP, NPSI, NCHI, NB = len(m.params), len(m.psi), len(m.chi), len(m.basis_params)
+    index = {p.symbol: k for k, p in enumerate(m.params)}
+    bparams = [index[p.symbol] for p in m.basis_params]
+    sm = _symmap(m)
+    params = set(sm[p.symbol] for p in m.params)
+
+    # pair functions, with parameter-only subexpressions hoisted into q[]
+    table: dict = {}
+    pair_exprs = [e.xreplace(sm) for e in d.phi + d.dphi]
+    jac_exprs = [e.xreplace(sm) for row in d.phi_b for e in row] + \
+                [e.xreplace(sm) for row in d.dphi_b for e in row]
+    pair_h = _hoist(pair_exprs, params, table)
+    jac_h = _hoist(pair_exprs + jac_exprs, params, table)
+    q_assign = [(str(s), e) for e, s in sorted(table.items(), key=lambda kv: int(str(kv[1])[2:-1]))]
+
+    out = []
+    w = out.append
+    w(f"/* compot {__version__} generated kernel -- do not edit.")
+    w(f" * model: {m.text}")
+    w(f" * parameters ({NP}): " + " ".join(m.parameter_names))
+    w(" */")
+    w("#include <math.h>")
+    w("#include <stdlib.h>")
+    w("#include <string.h>")
+    w("")
+    w(f"#define COMPOT_NP {NP}")
+    w(f"#define COMPOT_NPSI {NPSI}")
+    w(f"#define COMPOT_NCHI {NCHI}")
+    w(f"#define COMPOT_NB {NB}")
+    w(f"#define COMPOT_NQ {len(table)}")
+    w(f"#define COMPOT_CUTOFF {_fmt_double(m.cutoff)}")
+    w(f"#define COMPOT_INV_RC {_fmt_double(1.0 / m.cutoff)}")
+    w(f"static const int compot_chi_src[{max(NCHI, 1)}] = {{{', '.join(map(str, m.chi_src or [0]))}}};")
+    w(f"static const int compot_basis_param[{max(NB, 1)}] = {{{', '.join(map(str, bparams or [0]))}}};")
+    w("")
+    w("/* cutoff function fc(r) = 1 - 35x^4 + 84x^5 - 70x^6 + 20x^7, x = r/rc, and its derivative */")
+    w("static inline void compot_cutoff(const double r, double* fc, double* dfc) {")
+    w("    const double x = r * COMPOT_INV_RC;")
+    w("    if (x >= 1.0) { *fc = 0.0; *dfc = 0.0; return; }")
+    w("    const double x3 = x * x * x, x4 = x3 * x;")
+    w("    *fc = 1.0 + x4 * (-35.0 + x * (84.0 + x * (-70.0 + 20.0 * x)));")
+    w("    *dfc = x3 * (-140.0 + x * (420.0 + x * (-420.0 + 140.0 * x))) * COMPOT_INV_RC;")
+    w("}")
+    w("")
+    w("/* parameter-only subexpressions of the pair functions */")
+    w("static void compot_precompute(const double* p, double* q) {")
+    w("    (void)p; (void)q;")
+    out += _block(q_assign, {}, prefix="u")
+    w("}")
+    w("")
+    w("/* basis functions phi_a(r) and d phi_a/dr, a = 0..NPSI-1 */")
+    w("static inline void compot_pair(const double r, const double* p, const double* q, double* phi,")
+    w("                               double* dphi) {")
+    w("    (void)p; (void)q; (void)r;")
+    w("    double fc, dfc;")
+    w("    compot_cutoff(r, &fc, &dfc);")
+    tg = [f"phi[{a}]" for a in range(NPSI)] + [f"dphi[{a}]" for a in range(NPSI)]
+    if NPSI:
+        w(f"    memset(phi, 0, sizeof(double) * {NPSI}); memset(dphi, 0, sizeof(double) * {NPSI});")
+    out += _block(list(zip(tg, pair_h)), {})
+    w("}")
+    w("")
+    w("/* as compot_pair, plus derivatives by the basis parameters: phi_b[a*NB+b], dphi_b[a*NB+b] */")
+    w("static inline void compot_pair_jac(const double r, const double* p, const double* q, double* phi,")
+    w("                                   double* dphi, double* phi_b, double* dphi_b) {")
+    w("    (void)p; (void)q; (void)r;")
+    w("    double fc, dfc;")
+    w("    compot_cutoff(r, &fc, &dfc);")
+    if NPSI:
+        w(f"    memset(phi, 0, sizeof(double) * {NPSI}); memset(dphi, 0, sizeof(double) * {NPSI});")
+    if NPSI * NB:
+        w(f"    memset(phi_b, 0, sizeof(double) * {NPSI * NB}); memset(dphi_b, 0, sizeof(double) * {NPSI * NB});")
+    tg_b = [f"phi_b[{a * NB + b}]" for a in range(NPSI) for b in range(NB)] + \
+           [f"dphi_b[{a * NB + b}]" for a in range(NPSI) for b in range(NB)]
+    out += _block(list(zip(tg + tg_b, jac_h)), {})
+    w("}")
+    w("")
+    w("/* per-atom energy F(psi, chi; p); U = dF/dpsi, V = dF/dchi */")
+    w("static inline double compot_atom(const double* psi, const double* chi, const double* p,")
+    w("                                 double* U, double* V) {")
+    w("    (void)psi; (void)chi; (void)p; (void)U; (void)V;")
+    w("    double F;")
+    if NPSI:
+        w(f"    memset(U, 0, sizeof(double) * {NPSI});")
+    if NCHI:
+        w(f"    memset(V, 0, sizeof(double) * {NCHI});")
+    atom = [("F", d.F)] + [(f"U[{a}]", e) for a, e in enumerate(d.U)] + \
+           [(f"V[{c}]", e) for c, e in enumerate(d.V)]
+    if d.F == 0:
+        w("    F = 0.0;")
+    out += _block(atom, sm)
+    w("    return F;")
+    w("}")
+    w("")
+    w("/* as compot_atom, plus Fp = dF/dp, Up[a*NP+k] = dU_a/dp_k, Vp[c*NP+k], and the Hessian blocks")
+    w(" * Hpp[a*NPSI+b] = dU_a/dpsi_b, Hpc[a*NCHI+c] = dU_a/dchi_c, Hcc[c*NCHI+e] = dV_c/dchi_e */")
+    w("static inline double compot_atom_jac(const double* psi, const double* chi, const double* p,")
+    w("                                     double* U, double* V, double* Fp, double* Up, double* Vp,")
+    w("                                     double* Hpp, double* Hpc, double* Hcc) {")
+    w("    (void)psi; (void)chi; (void)p; (void)U; (void)V; (void)Fp; (void)Up; (void)Vp;")
+    w("    (void)Hpp; (void)Hpc; (void)Hcc;")
+    w("    double F;")
+    for arr, size in (("U", NPSI), ("V", NCHI), ("Fp", NP), ("Up", NPSI * NP), ("Vp", NCHI * NP),
+                      ("Hpp", NPSI * NPSI), ("Hpc", NPSI * NCHI), ("Hcc", NCHI * NCHI)):
+        if size:
+            w(f"    memset({arr}, 0, sizeof(double) * {size});")
+    if d.F == 0:
+        w("    F = 0.0;")
+    jac = list(atom)
+    jac += [(f"Fp[{k}]", e) for k, e in enumerate(d.Fp)]
+    jac += [(f"Up[{a * NP + k}]", e) for a, row in enumerate(d.Up) for k, e in enumerate(row)]
+    jac += [(f"Vp[{c * NP + k}]", e) for c, row in enumerate(d.Vp) for k, e in enumerate(row)]
+    jac += [(f"Hpp[{a * NPSI + b}]", e) for a, row in enumerate(d.Hpp) for b, e in enumerate(row)]
+    jac += [(f"Hpc[{a * NCHI + c}]", e) for a, row in enumerate(d.Hpc) for c, e in enumerate(row)]
+    jac += [(f"Hcc[{c * NCHI + e2}]", e) for c, row in enumerate(d.Hcc) for e2, e in enumerate(row)]
+    out += _block(jac, sm)
+    w("    return F;")
+    w("}")
+    w("")
+    driver = resources.files(__package__).joinpath("templates", "driver.c").read_text(encoding="utf-8")
+    text = "\n".join(out) + "\n\n" + driver
+    if "\\" in text or '"""' in text:
+        raise AssertionError("generated C must not contain backslashes or triple quotes")
+    return text
+
+
+def pyx_source(m: LoweredModel, csrc: str | None = None) -> str:
+    """The Cython module wrapping the C source (self-contained, deterministic)."""
+    if csrc is None:
+        csrc = c_source(m)
+    tpl = resources.files(__package__).joinpath("templates", "kernel.pyx").read_text(encoding="utf-8")
+    indented = "\n".join(("    " + ln) if ln else "" for ln in csrc.rstrip("\n").split("\n"))
+    rep = {
+        "@VERSION@": __version__,
+        "@TEXT@": m.text.replace("\n", " "),
+        "@TEXT_LITERAL@": repr(m.text),
+        "@CUTOFF@": repr(float(m.cutoff)),
+        "@NAMES@": "(" + "".join(repr(n) + ", " for n in m.parameter_names) + ")",
+        "@NPSI@": str(len(m.psi)),
+        "@NCHI@": str(len(m.chi)),
+        "@NP@": str(len(m.params)),
+        "@CSOURCE@": indented,
+    }
+    out = tpl
+    for k, v in rep.items():
+        out = out.replace(k, v)
+    return out

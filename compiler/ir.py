@@ -1,0 +1,114 @@
+"""Intermediate representation of a model: parameters, bases, descriptors and the SymPy energy.
+
+The per-atom energy is written as E_i = F(psi(i), chi(i); theta) with
+  psi_a(i) = sum_j phi_a(r_ij)                  (pair descriptors, one per basis function)
+  chi_c(i) = sum_j fc(r_ij) psi_src(c)(j)       (neighbour descriptors of the N operator)
+and phi_a(r) the basis functions (including the cutoff fc).  The compiler derives everything
+(forces, stress, Jacobian) from F and phi_a.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+#: the pair distance
+R = sp.Symbol("r", positive=True)
+
+
+class fc(sp.Function):
+    """The cutoff function f_c(r) (SPEC 3.1); its derivative is :class:`dfc`."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return dfc(self.args[0])
+
+
+class dfc(sp.Function):
+    """Derivative of the cutoff function."""
+
+    nargs = 1
+
+
+def fc_polynomial(r, cutoff: float):
+    """Explicit f_c(r) = 1 - 35x^4 + 84x^5 - 70x^6 + 20x^7, x = r/r_c (valid for r < r_c)."""
+    x = r / sp.Float(cutoff)
+    return 1 - 35 * x**4 + 84 * x**5 - 70 * x**6 + 20 * x**7
+
+
+@dataclass
+class Param:
+    name: str                 # e.g. "b1.alpha", "t1.c[1,2]"
+    linear: bool
+    role: str                 # alpha | beta | basis | c | lambda | s
+    owner: str                # label of the basis, term or product that owns it
+    symbol: sp.Symbol
+    lower: float | None = None    # search bounds (nonlinear parameters)
+    upper: float | None = None
+    value: float | None = None    # value given in the model text (custom bases)
+    group: int = 0            # top-level operand (1-based) the parameter belongs to; 0: shared/outer
+    log_scale: bool = False   # search in log space
+
+
+@dataclass
+class Basis:
+    label: str
+    kind: str                 # "G", "C" or "custom"
+    size: int
+    params: list[Param]
+    functions: list[sp.Expr]  # phi_nu(r), nu = 1..size, in R, fc(R), dfc(R) and parameter symbols
+    psi_offset: int = 0
+    chi_offset: int | None = None   # set when an N term uses the basis
+    text: str = ""            # canonical spec text (for display)
+    group: int = 0
+
+
+@dataclass
+class TermNode:
+    label: str
+    kind: str                 # "linear", "E" or "N"
+    basis: Basis
+    layers: int
+    params: list[Param]
+    shift: Param | None
+
+
+@dataclass
+class SumNode:
+    children: list
+
+
+@dataclass
+class ProductNode:
+    label: str
+    left: object
+    right: object
+    shift: Param | None
+
+
+@dataclass
+class LoweredModel:
+    text: str                         # canonical model text
+    cutoff: float
+    elements: tuple[str, ...] | None
+    params: list[Param]
+    bases: list[Basis]
+    psi: list[sp.Symbol]              # pair descriptor symbols, basis order
+    chi: list[sp.Symbol]              # neighbour descriptor symbols
+    chi_src: list[int]                # psi index each chi descriptor sums
+    energy: sp.Expr                   # F(psi, chi; theta)
+    tree: object                      # TermNode | SumNode | ProductNode
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    @property
+    def basis_params(self) -> list[Param]:
+        return [p for b in self.bases for p in b.params]
+
+    def pair_functions(self) -> list[sp.Expr]:
+        return [f for b in self.bases for f in b.functions]

@@ -1,0 +1,249 @@
+/* ---- compot driver loops (model independent; the model enters through the functions above) ----
+ *
+ * Neighbour list: npairs directed pairs (i, j), full list (every pair appears as (i,j) and (j,i)),
+ * d[3k..3k+2] = R_j + shift - R_i.  Pairs with |d| >= cutoff are skipped.
+ *
+ * int compot_energy_forces(n, npairs, pi, pj, d, p, energies[n], forces[3n], virial[9])
+ *   energies: per-atom E_i; forces: F = -dE/dR; virial[3a+b] = sum_pairs d_a f_b, so that
+ *   stress = virial / volume (ASE sign convention).  Returns 0, or 1 when out of memory.
+ *
+ * int compot_jacobian(n, npairs, pi, pj, d, p, J[(1+3n)*NP], energies[n] or NULL, forces[3n] or NULL)
+ *   J row 0: dE_total/dtheta; row 1+3i+x: dF_ix/dtheta (row-major, NP columns).
+ */
+#define COMPOT_A(x) ((x) > 0 ? (x) : 1)
+
+static inline double compot_norm(const double* v) {
+    return sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+}
+
+static int compot_energy_forces(int n, int npairs, const int* pi, const int* pj, const double* d,
+                                const double* p, double* energies, double* forces, double* virial)
+{
+    const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI;
+    double q[COMPOT_A(COMPOT_NQ)];
+    double phi[COMPOT_A(COMPOT_NPSI)], dphi[COMPOT_A(COMPOT_NPSI)];
+    double* psi = (double*)calloc((size_t)n * COMPOT_A(NPSI), sizeof(double));
+    double* chi = (double*)calloc((size_t)n * COMPOT_A(NCHI), sizeof(double));
+    double* U = (double*)calloc((size_t)n * COMPOT_A(NPSI), sizeof(double));
+    double* V = (double*)calloc((size_t)n * COMPOT_A(NCHI), sizeof(double));
+    if (!psi || !chi || !U || !V) { free(psi); free(chi); free(U); free(V); return 1; }
+    compot_precompute(p, q);
+    /* pass 1: pair descriptors */
+    for (int k = 0; k < npairs; k++) {
+        const double r = compot_norm(d + 3 * k);
+        if (r >= COMPOT_CUTOFF) continue;
+        compot_pair(r, p, q, phi, dphi);
+        double* psi_i = psi + (size_t)pi[k] * NPSI;
+        for (size_t a = 0; a < NPSI; a++) psi_i[a] += phi[a];
+    }
+    /* pass 2: neighbour descriptors chi_c(i) = sum_j fc(r_ij) psi_src(c)(j) */
+    if (NCHI > 0) {
+        for (int k = 0; k < npairs; k++) {
+            const double r = compot_norm(d + 3 * k);
+            if (r >= COMPOT_CUTOFF) continue;
+            double fc, dfc;
+            compot_cutoff(r, &fc, &dfc);
+            double* chi_i = chi + (size_t)pi[k] * NCHI;
+            const double* psi_j = psi + (size_t)pj[k] * NPSI;
+            for (size_t c = 0; c < NCHI; c++) chi_i[c] += fc * psi_j[compot_chi_src[c]];
+        }
+    }
+    /* per-atom energies and adjoints U = dF/dpsi, V = dF/dchi */
+    for (int i = 0; i < n; i++)
+        energies[i] = compot_atom(psi + (size_t)i * NPSI, chi + (size_t)i * NCHI, p,
+                                  U + (size_t)i * NPSI, V + (size_t)i * NCHI);
+    /* W = U + sum_i V(i) fc(r_ij): total adjoint of psi(j) (stored in U) */
+    if (NCHI > 0) {
+        for (int k = 0; k < npairs; k++) {
+            const double r = compot_norm(d + 3 * k);
+            if (r >= COMPOT_CUTOFF) continue;
+            double fc, dfc;
+            compot_cutoff(r, &fc, &dfc);
+            const double* V_i = V + (size_t)pi[k] * NCHI;
+            double* W_j = U + (size_t)pj[k] * NPSI;
+            for (size_t c = 0; c < NCHI; c++) W_j[compot_chi_src[c]] += fc * V_i[c];
+        }
+    }
+    /* pass 3: pair forces and virial */
+    memset(forces, 0, sizeof(double) * 3 * (size_t)n);
+    memset(virial, 0, sizeof(double) * 9);
+    for (int k = 0; k < npairs; k++) {
+        const double* dk = d + 3 * k;
+        const double r = compot_norm(dk);
+        if (r >= COMPOT_CUTOFF) continue;
+        const int i = pi[k], j = pj[k];
+        compot_pair(r, p, q, phi, dphi);
+        const double* W_i = U + (size_t)i * NPSI;
+        double g = 0.0;
+        for (size_t a = 0; a < NPSI; a++) g += W_i[a] * dphi[a];
+        if (NCHI > 0) {
+            double fc, dfc, h = 0.0;
+            compot_cutoff(r, &fc, &dfc);
+            const double* V_i = V + (size_t)i * NCHI;
+            const double* psi_j = psi + (size_t)j * NPSI;
+            for (size_t c = 0; c < NCHI; c++) h += V_i[c] * psi_j[compot_chi_src[c]];
+            g += dfc * h;
+        }
+        const double s = g / r;
+        for (int x = 0; x < 3; x++) {
+            const double f = s * dk[x];
+            forces[3 * i + x] += f;
+            forces[3 * j + x] -= f;
+            for (int y = 0; y < 3; y++) virial[3 * y + x] += dk[y] * f;
+        }
+    }
+    free(psi); free(chi); free(U); free(V);
+    return 0;
+}
+
+static int compot_jacobian(int n, int npairs, const int* pi, const int* pj, const double* d,
+                           const double* p, double* J, double* energies, double* forces)
+{
+    const size_t NP = COMPOT_NP, NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI, NB = COMPOT_NB;
+    double q[COMPOT_A(COMPOT_NQ)];
+    double phi[COMPOT_A(COMPOT_NPSI)], dphi[COMPOT_A(COMPOT_NPSI)];
+    double phi_b[COMPOT_A(COMPOT_NPSI * COMPOT_NB)], dphi_b[COMPOT_A(COMPOT_NPSI * COMPOT_NB)];
+    double Fp[COMPOT_A(COMPOT_NP)], gk[COMPOT_A(COMPOT_NP)];
+    double* psi = (double*)calloc((size_t)n * COMPOT_A(NPSI), sizeof(double));
+    double* chi = (double*)calloc((size_t)n * COMPOT_A(NCHI), sizeof(double));
+    double* U = (double*)calloc((size_t)n * COMPOT_A(NPSI), sizeof(double));
+    double* V = (double*)calloc((size_t)n * COMPOT_A(NCHI), sizeof(double));
+    double* dpsi = (double*)calloc((size_t)n * COMPOT_A(NPSI * NB), sizeof(double));
+    double* dchi = (double*)calloc((size_t)n * COMPOT_A(NCHI * NB), sizeof(double));
+    double* dU = (double*)calloc((size_t)n * COMPOT_A(NPSI * NP), sizeof(double));
+    double* dV = (double*)calloc((size_t)n * COMPOT_A(NCHI * NP), sizeof(double));
+    double* Up = (double*)calloc(COMPOT_A(NPSI * NP), sizeof(double));
+    double* Vp = (double*)calloc(COMPOT_A(NCHI * NP), sizeof(double));
+    double* Hpp = (double*)calloc(COMPOT_A(NPSI * NPSI), sizeof(double));
+    double* Hpc = (double*)calloc(COMPOT_A(NPSI * NCHI), sizeof(double));
+    double* Hcc = (double*)calloc(COMPOT_A(NCHI * NCHI), sizeof(double));
+    int status = 0;
+    if (!psi || !chi || !U || !V || !dpsi || !dchi || !dU || !dV || !Up || !Vp || !Hpp || !Hpc || !Hcc) {
+        status = 1;
+        goto done;
+    }
+    compot_precompute(p, q);
+    memset(J, 0, sizeof(double) * (1 + 3 * (size_t)n) * NP);
+    /* pass 1: psi and dpsi/dq (basis parameters only) */
+    for (int k = 0; k < npairs; k++) {
+        const double r = compot_norm(d + 3 * k);
+        if (r >= COMPOT_CUTOFF) continue;
+        compot_pair_jac(r, p, q, phi, dphi, phi_b, dphi_b);
+        const size_t i = pi[k];
+        for (size_t a = 0; a < NPSI; a++) psi[i * NPSI + a] += phi[a];
+        for (size_t a = 0; a < NPSI * NB; a++) dpsi[i * NPSI * NB + a] += phi_b[a];
+    }
+    /* pass 2: chi and dchi/dq */
+    if (NCHI > 0) {
+        for (int k = 0; k < npairs; k++) {
+            const double r = compot_norm(d + 3 * k);
+            if (r >= COMPOT_CUTOFF) continue;
+            double fc, dfc;
+            compot_cutoff(r, &fc, &dfc);
+            const size_t i = pi[k], j = pj[k];
+            for (size_t c = 0; c < NCHI; c++) {
+                const size_t a = compot_chi_src[c];
+                chi[i * NCHI + c] += fc * psi[j * NPSI + a];
+                for (size_t b = 0; b < NB; b++)
+                    dchi[(i * NCHI + c) * NB + b] += fc * dpsi[(j * NPSI + a) * NB + b];
+            }
+        }
+    }
+    /* atoms: energy row, and tangents dU/dtheta, dV/dtheta */
+    for (int ii = 0; ii < n; ii++) {
+        const size_t i = ii;
+        double* U_i = U + i * NPSI;
+        double* V_i = V + i * NCHI;
+        const double* dpsi_i = dpsi + i * NPSI * NB;
+        const double* dchi_i = dchi + i * NCHI * NB;
+        const double e = compot_atom_jac(psi + i * NPSI, chi + i * NCHI, p, U_i, V_i, Fp, Up, Vp,
+                                         Hpp, Hpc, Hcc);
+        if (energies) energies[i] = e;
+        for (size_t t = 0; t < NP; t++) J[t] += Fp[t];
+        double* dU_i = dU + i * NPSI * NP;
+        double* dV_i = dV + i * NCHI * NP;
+        memcpy(dU_i, Up, sizeof(double) * NPSI * NP);
+        memcpy(dV_i, Vp, sizeof(double) * NCHI * NP);
+        for (size_t b = 0; b < NB; b++) {
+            const size_t t = compot_basis_param[b];
+            double acc = 0.0;
+            for (size_t a = 0; a < NPSI; a++) acc += U_i[a] * dpsi_i[a * NB + b];
+            for (size_t c = 0; c < NCHI; c++) acc += V_i[c] * dchi_i[c * NB + b];
+            J[t] += acc;
+            for (size_t a = 0; a < NPSI; a++) {
+                double s = 0.0;
+                for (size_t c = 0; c < NPSI; c++) s += Hpp[a * NPSI + c] * dpsi_i[c * NB + b];
+                for (size_t c = 0; c < NCHI; c++) s += Hpc[a * NCHI + c] * dchi_i[c * NB + b];
+                dU_i[a * NP + t] += s;
+            }
+            for (size_t c = 0; c < NCHI; c++) {
+                double s = 0.0;
+                for (size_t a = 0; a < NPSI; a++) s += Hpc[a * NCHI + c] * dpsi_i[a * NB + b];
+                for (size_t e2 = 0; e2 < NCHI; e2++) s += Hcc[c * NCHI + e2] * dchi_i[e2 * NB + b];
+                dV_i[c * NP + t] += s;
+            }
+        }
+    }
+    /* W = U + sum_i V(i) fc(r_ij), and its tangent (both in place) */
+    if (NCHI > 0) {
+        for (int k = 0; k < npairs; k++) {
+            const double r = compot_norm(d + 3 * k);
+            if (r >= COMPOT_CUTOFF) continue;
+            double fc, dfc;
+            compot_cutoff(r, &fc, &dfc);
+            const size_t i = pi[k], j = pj[k];
+            for (size_t c = 0; c < NCHI; c++) {
+                const size_t a = compot_chi_src[c];
+                U[j * NPSI + a] += fc * V[i * NCHI + c];
+                double* dW = dU + (j * NPSI + a) * NP;
+                const double* dVc = dV + (i * NCHI + c) * NP;
+                for (size_t t = 0; t < NP; t++) dW[t] += fc * dVc[t];
+            }
+        }
+    }
+    /* pass 3: force rows */
+    if (forces) memset(forces, 0, sizeof(double) * 3 * (size_t)n);
+    for (int k = 0; k < npairs; k++) {
+        const double* dk = d + 3 * k;
+        const double r = compot_norm(dk);
+        if (r >= COMPOT_CUTOFF) continue;
+        const size_t i = pi[k], j = pj[k];
+        compot_pair_jac(r, p, q, phi, dphi, phi_b, dphi_b);
+        const double* W_i = U + i * NPSI;
+        const double* dW_i = dU + i * NPSI * NP;
+        double g = 0.0;
+        for (size_t t = 0; t < NP; t++) gk[t] = 0.0;
+        for (size_t a = 0; a < NPSI; a++) {
+            g += W_i[a] * dphi[a];
+            const double da = dphi[a];
+            const double* dWa = dW_i + a * NP;
+            for (size_t t = 0; t < NP; t++) gk[t] += dWa[t] * da;
+            for (size_t b = 0; b < NB; b++) gk[compot_basis_param[b]] += W_i[a] * dphi_b[a * NB + b];
+        }
+        if (NCHI > 0) {
+            double fc, dfc, h = 0.0;
+            compot_cutoff(r, &fc, &dfc);
+            for (size_t c = 0; c < NCHI; c++) {
+                const size_t a = compot_chi_src[c];
+                const double vic = V[i * NCHI + c], pj_a = psi[j * NPSI + a];
+                h += vic * pj_a;
+                const double* dVc = dV + (i * NCHI + c) * NP;
+                for (size_t t = 0; t < NP; t++) gk[t] += dfc * dVc[t] * pj_a;
+                for (size_t b = 0; b < NB; b++)
+                    gk[compot_basis_param[b]] += dfc * vic * dpsi[(j * NPSI + a) * NB + b];
+            }
+            g += dfc * h;
+        }
+        for (int x = 0; x < 3; x++) {
+            const double u = dk[x] / r;
+            if (forces) { forces[3 * i + x] += g * u; forces[3 * j + x] -= g * u; }
+            double* Ji = J + (1 + 3 * i + x) * NP;
+            double* Jj = J + (1 + 3 * j + x) * NP;
+            for (size_t t = 0; t < NP; t++) { Ji[t] += gk[t] * u; Jj[t] -= gk[t] * u; }
+        }
+    }
+done:
+    free(psi); free(chi); free(U); free(V); free(dpsi); free(dchi); free(dU); free(dV);
+    free(Up); free(Vp); free(Hpp); free(Hpc); free(Hcc);
+    return status;
+}

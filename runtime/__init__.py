@@ -1,0 +1,1 @@
+"""The compot runtime: kernel cache, neighbour lists, evaluation, training, FIM, CLI."""

@@ -1,0 +1,147 @@
+"""A compiled model: parameter bookkeeping, evaluation and Jacobian through the generated kernel."""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import numpy as np
+
+from ..errors import DataError, ModelError
+from .neighbors import NeighborList, neighbor_list
+
+
+class Model:
+    """A model compiled from text (see :func:`compot.compile`).
+
+    Attributes: ``text`` (canonical text), ``cutoff``, ``elements``, ``parameter_names``,
+    ``linear_names``, ``nonlinear_names``, ``key`` (kernel cache key) and ``cache_hit``.
+    """
+
+    def __init__(self, lowered, kernel, key: str, cache_hit: bool):
+        self._ir = lowered
+        self._kernel = kernel
+        self.key = key
+        self.cache_hit = cache_hit
+        self.text = lowered.text
+        self.cutoff = lowered.cutoff
+        self.elements = list(lowered.elements) if lowered.elements else None
+        self.parameter_names = [p.name for p in lowered.params]
+        self.linear_names = [p.name for p in lowered.params if p.linear]
+        self.nonlinear_names = [p.name for p in lowered.params if not p.linear]
+        self.parameters: dict[str, float] | None = None   # set by training / loading
+        self.metadata: dict = {}
+        self._index = {n: k for k, n in enumerate(self.parameter_names)}
+
+    def __repr__(self):
+        return (f"<compot.Model {self.text!r}: {len(self.linear_names)} linear + "
+                f"{len(self.nonlinear_names)} nonlinear parameters>")
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def ir(self):
+        """The lowered model (parameters with bounds, bases, SymPy energy)."""
+        return self._ir
+
+    def parameter_info(self):
+        return list(self._ir.params)
+
+    def initial_parameters(self, seed: int = 0) -> dict[str, float]:
+        """Deterministic starting values: nonlinear parameters drawn inside their default search
+        domain (user values for custom bases), linear coefficients small and random, shifts 0."""
+        rng = np.random.default_rng(seed)
+        out = {}
+        for p in self._ir.params:
+            if p.linear:
+                out[p.name] = 0.0 if p.role == "s" else float(rng.normal(0.0, 0.01))
+            elif p.value is not None:
+                out[p.name] = float(p.value)
+            elif p.role == "alpha":
+                lo, hi = math.log(p.lower), math.log(p.upper)
+                mid = 0.5 * (lo + hi)
+                out[p.name] = float(math.exp(rng.uniform(mid - 0.25 * (hi - lo), mid)))
+            elif p.role == "beta":
+                out[p.name] = float(rng.uniform(1.3, 2.0))
+            else:
+                out[p.name] = float(rng.uniform(0.5 * p.lower, 0.5 * p.upper))
+        return out
+
+    def parameter_vector(self, params=None) -> np.ndarray:
+        """Parameters as a float64 array in ``parameter_names`` order (from a dict or array)."""
+        if params is None:
+            if self.parameters is None:
+                raise ModelError("no parameters given and the model has not been trained")
+            params = self.parameters
+        if isinstance(params, Mapping):
+            unknown = [k for k in params if k not in self._index]
+            if unknown:
+                raise ModelError(f"unknown parameter names: {', '.join(unknown[:5])}")
+            missing = [k for k in self.parameter_names if k not in params]
+            if missing:
+                raise ModelError(f"missing parameters: {', '.join(missing[:5])}"
+                                 + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
+            vec = np.array([float(params[k]) for k in self.parameter_names], dtype=float)
+        else:
+            vec = np.array(params, dtype=float).reshape(-1)
+            if len(vec) != len(self.parameter_names):
+                raise ModelError(f"expected {len(self.parameter_names)} parameters, got {len(vec)}")
+        if not np.all(np.isfinite(vec)):
+            bad = self.parameter_names[int(np.argmin(np.isfinite(vec)))]
+            raise ModelError(f"parameter {bad} is not finite")
+        return vec
+
+    # ------------------------------------------------------------------ evaluation
+    def _check_species(self, atoms) -> None:
+        if self.elements is None:
+            return
+        known = set(self.elements)
+        for k, s in enumerate(atoms.get_chemical_symbols()):
+            if s not in known:
+                raise DataError(f"atom {k} is {s}, which the model (elements "
+                                f"{', '.join(self.elements)}) does not know")
+
+    def neighbor_list(self, atoms) -> NeighborList:
+        self._check_species(atoms)
+        return neighbor_list(atoms, self.cutoff)
+
+    def evaluate(self, atoms, params=None, nl: NeighborList | None = None) -> dict:
+        """Energy, per-atom energies, forces and (for 3-D cells) stress (6, Voigt, eV/A^3)."""
+        p = self.parameter_vector(params)
+        if nl is None:
+            nl = self.neighbor_list(atoms)
+        energies, forces, virial = self._kernel.energy_forces(nl.n, nl.i, nl.j, nl.d, p)
+        out = {"energy": float(energies.sum()), "energies": energies, "forces": forces}
+        out["free_energy"] = out["energy"]
+        if atoms.cell.rank == 3:
+            s = virial / atoms.get_volume()
+            out["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
+        return out
+
+    def jacobian(self, atoms, params=None, nl: NeighborList | None = None,
+                 return_values: bool = False):
+        """d(E_total, F_1x, F_1y, F_1z, F_2x, ...)/d(parameters): array (1+3N, P).
+
+        With ``return_values`` also returns ``(energy, forces)`` at the same point."""
+        p = self.parameter_vector(params)
+        if nl is None:
+            nl = self.neighbor_list(atoms)
+        J, energies, forces = self._kernel.jacobian(nl.n, nl.i, nl.j, nl.d, p)
+        if return_values:
+            return J, float(energies.sum()), forces
+        return J
+
+    # ------------------------------------------------------------------ symbolic forms
+    def sympy_energy(self, explicit: bool = False):
+        """SymPy expression of the per-atom energy E_i.
+
+        By default in terms of the descriptors ``psi[b,nu]`` (and ``chi[b,nu]`` for N terms);
+        with ``explicit=True`` the descriptors are written out as sums over neighbours j (and k)
+        of the basis functions of r[i,j]."""
+        if not explicit:
+            return self._ir.energy
+        from ..compiler.explicit import explicit_energy
+        return explicit_energy(self._ir)
+
+    def descriptor_definitions(self) -> dict:
+        """``{psi[b,nu]: phi_nu(r)}``: the pair function each descriptor sums over neighbours."""
+        return dict(zip(self._ir.psi, self._ir.pair_functions()))
