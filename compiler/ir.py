@@ -112,3 +112,19 @@ class LoweredModel:
 
     def pair_functions(self) -> list[sp.Expr]:
         return [f for b in self.bases for f in b.functions]
+
+    def latex_names(self) -> dict:
+        """LaTeX spellings of every symbol, for ``sympy.latex(..., symbol_names=...)``."""
+        greek = {"alpha": r"\alpha", "beta": r"\beta", "lambda": r"\lambda"}
+        out = {}
+        for p in self.params:
+            owner, sym = p.name.split(".", 1)
+            base, _, idx = sym.partition("[")
+            base = greek.get(base, base if len(base) == 1 else rf"\mathrm{{{base}}}")
+            idx = idx.rstrip("]")
+            out[p.symbol] = f"{base}^{{({owner})}}" + (f"_{{{idx}}}" if idx else "")
+        for s in self.psi + self.chi:
+            kind, _, idx = s.name.partition("[")
+            out[s] = rf"\{kind}_{{{idx.rstrip(']')}}}"
+        out[R] = "r"
+        return out

@@ -1,0 +1,89 @@
+"""``compot compile EXPR -o DIR``: standalone kernel sources that build without compot.
+
+Writes ``<name>.pyx`` (the Cython module, self-contained), ``<name>.h`` (the same physics and
+driver loops as plain C, see the signatures at the top of its driver section), ``setup.py``
+(``python setup.py build_ext --inplace`` needs only Cython, setuptools and a C compiler) and
+``README.txt``.  Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from ..compiler.codegen import c_source, pyx_source
+from ..compiler.derive import derive
+from ..compiler.lower import lower
+from ..errors import CompotError
+from ..grammar import parse
+
+_SETUP = '''"""Build the compot kernel {name} without compot: python setup.py build_ext --inplace"""
+from setuptools import Extension, setup
+from Cython.Build import cythonize
+
+setup(
+    name="{name}",
+    ext_modules=cythonize([Extension("{name}", ["{name}.pyx"], extra_compile_args=["-O3"])],
+                          language_level=3),
+)
+'''
+
+_README = """compot kernel for: {text}
+parameters ({np}), in this order:
+{names}
+
+Build the Python module:   python setup.py build_ext --inplace
+Use it:                     import {name}; e, f, virial = {name}.energy_forces(n, i, j, d, params)
+  n: number of atoms; i, j: int32 arrays of a FULL neighbour list (both directions);
+  d: float64 array (3*npairs) of R_j + shift - R_i; params: float64 array in the order above.
+  stress = virial / cell volume (ASE sign convention, eV/A^3).
+  jacobian(n, i, j, d, params) -> J (1+3n, P), energies, forces.
+
+Use the C directly:         #include "{name}.h"
+  int compot_energy_forces(int n, int npairs, const int* pi, const int* pj, const double* d,
+                           const double* p, double* energies, double* forces, double* virial);
+  int compot_jacobian(int n, int npairs, const int* pi, const int* pj, const double* d,
+                      const double* p, double* J, double* energies, double* forces);
+  Both return 0 on success, 1 when out of memory.  Link with -lm.
+"""
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_standalone(text: str, outdir, cutoff=None, elements=None, name: str = "compot_model"):
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise CompotError(f"module name {name!r} is not a valid Python identifier")
+    lowered = lower(parse(text), cutoff=cutoff, elements=elements)
+    csrc = c_source(lowered, derive(lowered))
+    files = {
+        f"{name}.pyx": pyx_source(lowered, csrc),
+        f"{name}.h": csrc,
+        "setup.py": _SETUP.format(name=name),
+        "README.txt": _README.format(text=lowered.text, np=len(lowered.params), name=name,
+                                     names="\n".join(lowered.parameter_names)),
+    }
+    out = Path(outdir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CompotError(f"cannot create output directory {out}: {exc.strerror}") from None
+    written = []
+    try:
+        for fname, content in files.items():
+            _atomic_write(out / fname, content)
+            written.append(str(out / fname))
+    except OSError as exc:
+        raise CompotError(f"cannot write to {out}: {exc.strerror}") from None
+    return written
