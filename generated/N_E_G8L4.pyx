@@ -573,6 +573,36 @@ cdef extern from *:
         return sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
     }
 
+    /* descriptors only: psi[n*NPSI], chi[n*NCHI] (zero-initialised by the caller) */
+    static int compot_descriptors(int n, int npairs, const int* pi, const int* pj, const double* d,
+                                  const double* p, double* psi, double* chi)
+    {
+        const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI;
+        double q[COMPOT_A(COMPOT_NQ)];
+        double phi[COMPOT_A(COMPOT_NPSI)], dphi[COMPOT_A(COMPOT_NPSI)];
+        (void)n;
+        compot_precompute(p, q);
+        for (int k = 0; k < npairs; k++) {
+            const double r = compot_norm(d + 3 * k);
+            if (r >= COMPOT_CUTOFF) continue;
+            compot_pair(r, p, q, phi, dphi);
+            double* psi_i = psi + (size_t)pi[k] * NPSI;
+            for (size_t a = 0; a < NPSI; a++) psi_i[a] += phi[a];
+        }
+        if (NCHI > 0) {
+            for (int k = 0; k < npairs; k++) {
+                const double r = compot_norm(d + 3 * k);
+                if (r >= COMPOT_CUTOFF) continue;
+                double fc, dfc;
+                compot_cutoff(r, &fc, &dfc);
+                double* chi_i = chi + (size_t)pi[k] * NCHI;
+                const double* psi_j = psi + (size_t)pj[k] * NPSI;
+                for (size_t c = 0; c < NCHI; c++) chi_i[c] += fc * psi_j[compot_chi_src[c]];
+            }
+        }
+        return 0;
+    }
+
     static int compot_energy_forces(int n, int npairs, const int* pi, const int* pj, const double* d,
                                     const double* p, double* energies, double* forces, double* virial)
     {
@@ -809,6 +839,8 @@ cdef extern from *:
                              const double* p, double* energies, double* forces, double* virial) nogil
     int compot_jacobian(int n, int npairs, const int* pi, const int* pj, const double* d,
                         const double* p, double* J, double* energies, double* forces) nogil
+    int compot_descriptors(int n, int npairs, const int* pi, const int* pj, const double* d,
+                           const double* p, double* psi, double* chi) nogil
 
 MODEL_TEXT = 'cutoff = 5.0; N[E[G8L4]]'
 CUTOFF = 5.0
@@ -878,3 +910,22 @@ def jacobian(int n, const int[::1] pi, const int[::1] pj, const double[::1] d,
     if status:
         raise MemoryError("compot kernel: out of memory")
     return J, energies, forces
+
+
+def descriptors(int n, const int[::1] pi, const int[::1] pj, const double[::1] d,
+                const double[::1] params):
+    """Descriptors psi (n, N_PSI) and chi (n, N_CHI) of every atom."""
+    _check(n, pi, pj, d, params)
+    psi = np.zeros((n, max(N_PSI, 1)))
+    chi = np.zeros((n, max(N_CHI, 1)))
+    cdef double[:, ::1] ps = psi
+    cdef double[:, ::1] ch = chi
+    cdef int npairs = pi.shape[0]
+    cdef const int* ppi = _iptr(pi)
+    cdef const int* ppj = _iptr(pj)
+    cdef const double* pd = _dptr(d)
+    cdef double* pps = &ps[0, 0] if n > 0 else NULL
+    cdef double* pch = &ch[0, 0] if n > 0 else NULL
+    with nogil:
+        compot_descriptors(n, npairs, ppi, ppj, pd, &params[0], pps, pch)
+    return psi[:, :N_PSI], chi[:, :N_CHI]

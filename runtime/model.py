@@ -90,6 +90,20 @@ class Model:
             raise ModelError(f"parameter {bad} is not finite")
         return vec
 
+    def with_parameters(self, params, metadata: dict | None = None) -> "Model":
+        """A copy of this model (same kernel) carrying ``params`` as its trained parameters."""
+        m = Model(self._ir, self._kernel, self.key, self.cache_hit)
+        vec = self.parameter_vector(params)
+        m.parameters = {n: float(v) for n, v in zip(self.parameter_names, vec)}
+        m.metadata = dict(metadata or {})
+        return m
+
+    def save(self, path) -> None:
+        """Write the trained model as JSON (atomically)."""
+        from .modelfile import save_model
+
+        save_model(self, path)
+
     # ------------------------------------------------------------------ evaluation
     def _check_species(self, atoms) -> None:
         if self.elements is None:
@@ -129,6 +143,28 @@ class Model:
         if return_values:
             return J, float(energies.sum()), forces
         return J
+
+    def predict(self, dataset, params=None):
+        """Total energies and forces of every structure of a dataset (or list of Atoms)."""
+        from .data import Dataset
+
+        p = self.parameter_vector(params)
+        structures = dataset.structures if isinstance(dataset, Dataset) else dataset
+        energies, forces = [], []
+        for s in structures:
+            r = self.evaluate(getattr(s, "atoms", s), p)
+            energies.append(r["energy"])
+            forces.append(r["forces"])
+        return energies, forces
+
+    def metrics(self, dataset, params=None) -> dict:
+        """SPEC 5 metrics against a dataset (path, Dataset or list of Atoms with references)."""
+        from .data import as_dataset
+        from .metrics import compute_metrics
+
+        ds = as_dataset(dataset)
+        e, f = self.predict(ds, params)
+        return compute_metrics(e, f, ds)
 
     # ------------------------------------------------------------------ symbolic forms
     def sympy_energy(self, explicit: bool = False):

@@ -16,6 +16,36 @@ static inline double compot_norm(const double* v) {
     return sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
 }
 
+/* descriptors only: psi[n*NPSI], chi[n*NCHI] (zero-initialised by the caller) */
+static int compot_descriptors(int n, int npairs, const int* pi, const int* pj, const double* d,
+                              const double* p, double* psi, double* chi)
+{
+    const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI;
+    double q[COMPOT_A(COMPOT_NQ)];
+    double phi[COMPOT_A(COMPOT_NPSI)], dphi[COMPOT_A(COMPOT_NPSI)];
+    (void)n;
+    compot_precompute(p, q);
+    for (int k = 0; k < npairs; k++) {
+        const double r = compot_norm(d + 3 * k);
+        if (r >= COMPOT_CUTOFF) continue;
+        compot_pair(r, p, q, phi, dphi);
+        double* psi_i = psi + (size_t)pi[k] * NPSI;
+        for (size_t a = 0; a < NPSI; a++) psi_i[a] += phi[a];
+    }
+    if (NCHI > 0) {
+        for (int k = 0; k < npairs; k++) {
+            const double r = compot_norm(d + 3 * k);
+            if (r >= COMPOT_CUTOFF) continue;
+            double fc, dfc;
+            compot_cutoff(r, &fc, &dfc);
+            double* chi_i = chi + (size_t)pi[k] * NCHI;
+            const double* psi_j = psi + (size_t)pj[k] * NPSI;
+            for (size_t c = 0; c < NCHI; c++) chi_i[c] += fc * psi_j[compot_chi_src[c]];
+        }
+    }
+    return 0;
+}
+
 static int compot_energy_forces(int n, int npairs, const int* pi, const int* pj, const double* d,
                                 const double* p, double* energies, double* forces, double* virial)
 {

@@ -12,6 +12,8 @@ cdef extern from *:
                              const double* p, double* energies, double* forces, double* virial) nogil
     int compot_jacobian(int n, int npairs, const int* pi, const int* pj, const double* d,
                         const double* p, double* J, double* energies, double* forces) nogil
+    int compot_descriptors(int n, int npairs, const int* pi, const int* pj, const double* d,
+                           const double* p, double* psi, double* chi) nogil
 
 MODEL_TEXT = @TEXT_LITERAL@
 CUTOFF = @CUTOFF@
@@ -81,3 +83,22 @@ def jacobian(int n, const int[::1] pi, const int[::1] pj, const double[::1] d,
     if status:
         raise MemoryError("compot kernel: out of memory")
     return J, energies, forces
+
+
+def descriptors(int n, const int[::1] pi, const int[::1] pj, const double[::1] d,
+                const double[::1] params):
+    """Descriptors psi (n, N_PSI) and chi (n, N_CHI) of every atom."""
+    _check(n, pi, pj, d, params)
+    psi = np.zeros((n, max(N_PSI, 1)))
+    chi = np.zeros((n, max(N_CHI, 1)))
+    cdef double[:, ::1] ps = psi
+    cdef double[:, ::1] ch = chi
+    cdef int npairs = pi.shape[0]
+    cdef const int* ppi = _iptr(pi)
+    cdef const int* ppj = _iptr(pj)
+    cdef const double* pd = _dptr(d)
+    cdef double* pps = &ps[0, 0] if n > 0 else NULL
+    cdef double* pch = &ch[0, 0] if n > 0 else NULL
+    with nogil:
+        compot_descriptors(n, npairs, ppi, ppj, pd, &params[0], pps, pch)
+    return psi[:, :N_PSI], chi[:, :N_CHI]

@@ -1,0 +1,67 @@
+"""Error metrics of SPEC 5, overall and per config_type."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _block(dE_per_atom, Fp, Fr):
+    out = {"n_structures": int(len(dE_per_atom)), "n_atoms": int(len(Fp))}
+    out["energy_rmse"] = float(np.sqrt(np.mean(dE_per_atom**2))) if len(dE_per_atom) else float("nan")
+    out["energy_mae"] = float(np.mean(np.abs(dE_per_atom))) if len(dE_per_atom) else float("nan")
+    dF = Fp - Fr
+    out["force_rmse"] = float(np.sqrt(np.mean(dF**2))) if len(dF) else float("nan")
+    out["force_mae"] = float(np.mean(np.abs(dF))) if len(dF) else float("nan")
+    nr = np.linalg.norm(Fr, axis=1)
+    npred = np.linalg.norm(Fp, axis=1)
+    ok = nr > 0                               # [choice] atoms with a non-zero reference force
+    out["force_amplitude_rmse"] = float(np.sqrt(np.mean((npred[ok] - nr[ok])**2))) if ok.any() else float("nan")
+    both = ok & (npred > 0)
+    if both.any():
+        cos = np.einsum("ij,ij->i", Fp[both], Fr[both]) / (npred[both] * nr[both])
+        ang = np.arccos(np.clip(cos, -1.0, 1.0))
+        out["force_angle_rmse"] = float(np.sqrt(np.mean(ang**2)))
+    else:
+        out["force_angle_rmse"] = float("nan")
+    return out
+
+
+def compute_metrics(pred_energies, pred_forces, dataset) -> dict:
+    """Metrics of predictions (lists per structure) against a dataset's references.
+
+    Keys: energy_rmse (eV/atom), energy_mae, force_rmse (eV/A, per component), force_mae,
+    force_amplitude_rmse (eV/A), force_angle_rmse (rad), n_structures, n_atoms, by_config_type.
+    """
+    nat = np.array([s.natoms for s in dataset], dtype=float)
+    dE = (np.asarray(pred_energies, dtype=float) - np.array([s.energy for s in dataset])) / nat
+    Fp = np.concatenate([np.asarray(f).reshape(-1, 3) for f in pred_forces])
+    Fr = np.concatenate([s.forces for s in dataset])
+    cts = [s.config_type for s in dataset]
+    atom_ct = np.repeat(np.array(cts, dtype=object), nat.astype(int))
+    out = _block(dE, Fp, Fr)
+    out["by_config_type"] = {}
+    for ct in sorted(set(cts)):
+        sm = np.array([c == ct for c in cts])
+        am = atom_ct == ct
+        out["by_config_type"][ct] = _block(dE[sm], Fp[am], Fr[am])
+    return out
+
+
+def format_table(metrics: dict, title: str = "") -> str:
+    """A readable table: one row overall and one per config_type."""
+    cols = [("structures", "n_structures", "{:d}"), ("atoms", "n_atoms", "{:d}"),
+            ("E meV/atom", "energy_rmse", "{:.2f}"), ("F eV/A", "force_rmse", "{:.4f}"),
+            ("|F| eV/A", "force_amplitude_rmse", "{:.4f}"), ("angle rad", "force_angle_rmse", "{:.4f}")]
+    rows = [("all", metrics)] + list(metrics.get("by_config_type", {}).items())
+    w0 = max(12, *(len(r[0]) for r in rows))
+    head = f"{'config_type':<{w0}}" + "".join(f"{c[0]:>12}" for c in cols)
+    lines = ([title] if title else []) + [head, "-" * len(head)]
+    for name, m in rows:
+        vals = []
+        for _, key, fmt in cols:
+            v = m.get(key)
+            if key == "energy_rmse":
+                v = v * 1000.0
+            vals.append(fmt.format(v) if v is not None else "-")
+        lines.append(f"{name:<{w0}}" + "".join(f"{v:>12}" for v in vals))
+    return "\n".join(lines)

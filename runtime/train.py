@@ -1,0 +1,548 @@
+"""Training (SPEC 4): linear least squares inside a search over the nonlinear parameters.
+
+* Linear parameters are solved exactly by weighted least squares with the nonlinear ones fixed.
+  Products are bilinear: their linear parameters are split into groups in which the predictions
+  are linear (left factors first) and solved by alternating least squares (ALS).
+* Nonlinear parameters are searched by Bayesian optimisation with sequential domain reduction
+  (``bayesian-optimization``), the objective being the loss after re-solving the linear ones, in
+  the paper's dual-bipartite order: submodel 1's nonlinear parameters (with shared bases) first,
+  then submodel 2's; a final linear-only refit follows.
+* ``optimizer="varpro"`` instead runs variable projection with Levenberg-Marquardt-type trust
+  region steps (``scipy.optimize.least_squares``) on the analytic Jacobian; ``"bo+varpro"`` polishes
+  the Bayesian result that way.
+Every run is reproducible from its seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import scipy.linalg
+
+from ..compiler.ir import ProductNode, SumNode, TermNode
+from ..errors import CompotError
+from .data import Dataset, as_dataset
+from .metrics import compute_metrics
+
+PENALTY_LOG_RMS = 10.0   # BO target of a failed evaluation: -log10(rms) = -10
+
+
+@dataclass
+class FitOptions:
+    optimizer: str = "bo"                 # "bo" (paper) | "varpro" | "bo+varpro"
+    stages: str = "dual-bipartite"        # or "joint": one search over all nonlinear parameters
+    energy_weight: float = 1.0            # loss weight of (total) energy residuals
+    force_weight: float = 1.0             # loss weight of force-component residuals
+    per_atom_energy: bool = False         # energy residuals divided by the atom count
+    config_weights: dict = field(default_factory=dict)   # config_type -> weight factor
+    bo_init_points: int | None = None     # default 2*d + 2 per stage (d = stage dimension)
+    bo_iterations: int | None = None      # default 6*d + 6 per stage
+    sdr: bool = True                      # sequential domain reduction
+    sdr_min_window: float = 0.02          # smallest domain, as a fraction of the original
+    lambda_range: float = 3.0             # lambda domain: |lambda * descriptor| <= lambda_range
+    als_max_sweeps: int = 50
+    als_tol: float = 1e-10
+    varpro_max_nfev: int = 60
+    ridge: float = 0.0                    # Tikhonov regularisation of the linear solve
+
+    def __post_init__(self):
+        if self.optimizer not in ("bo", "varpro", "bo+varpro"):
+            raise CompotError(f"unknown optimizer {self.optimizer!r} (bo, varpro or bo+varpro)")
+        if self.stages not in ("dual-bipartite", "joint"):
+            raise CompotError(f"unknown stages {self.stages!r} (dual-bipartite or joint)")
+        for name in ("energy_weight", "force_weight", "lambda_range", "ridge", "sdr_min_window"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise CompotError(f"option {name} must be a non-negative number, got {v!r}")
+
+
+# ----------------------------------------------------------------------------- linear groups
+def linear_groups(ir) -> list[list[int]]:
+    """Groups of linear parameter indices in which the predictions are linear (ALS blocks).
+
+    Units are single terms (their coefficients and shift) and product shifts; two units conflict
+    when they sit on opposite sides of a product.  Greedy colouring in parameter order puts the
+    leftmost factor in the first group."""
+    index = {p.name: k for k, p in enumerate(ir.params)}
+    units: list[list[int]] = []
+    conflicts: list[tuple[int, int]] = []
+
+    def walk(node) -> list[int]:
+        if isinstance(node, TermNode):
+            units.append([index[p.name] for p in node.params if p.linear])
+            return [len(units) - 1]
+        if isinstance(node, SumNode):
+            return [u for c in node.children for u in walk(c)]
+        left, right = walk(node.left), walk(node.right)
+        conflicts.extend((a, b) for a in left for b in right)
+        mine = left + right
+        if node.shift is not None:
+            units.append([index[node.shift.name]])
+            mine.append(len(units) - 1)
+        return mine
+
+    walk(ir.tree)
+    adj = {u: set() for u in range(len(units))}
+    for a, b in conflicts:
+        adj[a].add(b)
+        adj[b].add(a)
+    order = sorted(range(len(units)), key=lambda u: min(units[u]) if units[u] else 1 << 30)
+    colour = {}
+    for u in order:
+        used = {colour[v] for v in adj[u] if v in colour}
+        colour[u] = next(c for c in range(len(units) + 1) if c not in used)
+    groups = [sorted(i for u in order if colour[u] == c for i in units[u])
+              for c in range(max(colour.values(), default=-1) + 1)]
+    return [g for g in groups if g]
+
+
+def product_start(ir, p: np.ndarray) -> np.ndarray:
+    """Start products as left * 1: each right factor's additive shift 1, its other linear
+    parameters 0, so that the first ALS step fits the left factor alone (paper: left first)."""
+    index = {q.name: k for k, q in enumerate(ir.params)}
+    p = p.copy()
+
+    def linear_params(node):
+        if isinstance(node, TermNode):
+            return [q for q in node.params if q.linear]
+        if isinstance(node, SumNode):
+            return [q for c in node.children for q in linear_params(c)]
+        return linear_params(node.left) + linear_params(node.right) + ([node.shift] if node.shift else [])
+
+    def first_shift(node):
+        if isinstance(node, TermNode):
+            return node.shift
+        if isinstance(node, SumNode):
+            return first_shift(node.children[0])
+        return node.shift
+
+    def walk(node):
+        if isinstance(node, SumNode):
+            for c in node.children:
+                walk(c)
+        elif isinstance(node, ProductNode):
+            walk(node.left)
+            walk(node.right)
+            for q in linear_params(node.right):
+                p[index[q.name]] = 0.0
+            s = first_shift(node.right)
+            if s is not None:
+                p[index[s.name]] = 1.0
+
+    walk(ir.tree)
+    return p
+
+
+# ----------------------------------------------------------------------------- the problem
+class Problem:
+    """A model on a data set: neighbour lists, targets and loss weights, computed once."""
+
+    def __init__(self, model, dataset: Dataset, options: FitOptions):
+        self.model = model
+        self.data = dataset
+        self.opt = options
+        self.nls = [model.neighbor_list(s.atoms) for s in dataset]
+        ys, ws, self.slices = [], [], []
+        start = 0
+        for s in dataset:
+            wm = s.weight * options.config_weights.get(s.config_type, 1.0)
+            ew = math.sqrt(wm * options.energy_weight) / (s.natoms if options.per_atom_energy else 1.0)
+            fw = math.sqrt(wm * options.force_weight)
+            ys.append(np.concatenate([[s.energy], s.forces.ravel()]))
+            ws.append(np.concatenate([[ew], np.full(3 * s.natoms, fw)]))
+            self.slices.append(slice(start, start + 1 + 3 * s.natoms))
+            start += 1 + 3 * s.natoms
+        self.y = np.concatenate(ys)
+        self.w = np.concatenate(ws)
+        self.nrows = start
+        self.P = len(model.parameter_names)
+        self.ir = model.ir
+        self.groups = linear_groups(self.ir)
+        self.linear_idx = [k for k, q in enumerate(self.ir.params) if q.linear]
+        self.nonlinear_idx = [k for k, q in enumerate(self.ir.params) if not q.linear]
+        self.is_bilinear = len(self.groups) > 1
+        self.n_evaluations = 0
+        self.n_failures = 0
+
+    def jacobian(self, p):
+        J = np.empty((self.nrows, self.P))
+        pred = np.empty(self.nrows)
+        k = self.model._kernel
+        for sl, nl in zip(self.slices, self.nls):
+            Jm, e, f = k.jacobian(nl.n, nl.i, nl.j, nl.d, p)
+            J[sl] = Jm
+            pred[sl.start] = e.sum()
+            pred[sl.start + 1:sl.stop] = f.ravel()
+        return J, pred
+
+    def predict(self, p):
+        k = self.model._kernel
+        energies, forces = [], []
+        for nl in self.nls:
+            e, f, _ = k.energy_forces(nl.n, nl.i, nl.j, nl.d, p)
+            energies.append(e.sum())
+            forces.append(f)
+        return energies, forces
+
+    def loss(self, pred) -> float:
+        r = self.w * (pred - self.y)
+        return float(r @ r)
+
+    def rms(self, loss: float) -> float:
+        return math.sqrt(loss / self.nrows)
+
+    # ------------------------------------------------------------------ linear solve
+    def _lstsq(self, A, b):
+        Aw = A * self.w[:, None]
+        bw = b * self.w
+        norms = np.linalg.norm(Aw, axis=0)
+        norms[norms == 0] = 1.0
+        As = Aw / norms
+        if self.opt.ridge > 0:
+            n = As.shape[1]
+            As = np.vstack([As, math.sqrt(self.opt.ridge) * np.eye(n)])
+            bw = np.concatenate([bw, np.zeros(n)])
+        x, *_ = scipy.linalg.lstsq(As, bw, lapack_driver="gelsd", check_finite=True)
+        return x / norms
+
+    def solve_linear(self, p):
+        """Optimal linear parameters for the nonlinear ones in ``p``: returns (p, loss)."""
+        p = np.array(p, dtype=float)
+        self.n_evaluations += 1
+        if self.is_bilinear:
+            p = product_start(self.ir, p)
+        prev = math.inf
+        loss = math.inf
+        for sweep in range(self.opt.als_max_sweeps if self.is_bilinear else 1):
+            for g in self.groups:
+                J, pred = self.jacobian(p)
+                A = J[:, g]
+                b = self.y - (pred - A @ p[g])
+                x = self._lstsq(A, b)
+                p[g] = x
+                r = self.w * (A @ x - b)
+                loss = float(r @ r)
+            if not self.is_bilinear or prev - loss <= self.opt.als_tol * max(prev, 1e-300):
+                break
+            prev = loss
+        if not math.isfinite(loss):
+            raise FloatingPointError("non-finite loss")
+        return p, loss
+
+
+# ----------------------------------------------------------------------------- searches
+def _stage_plan(ir, options: FitOptions) -> list[list[int]]:
+    nonlin = [k for k, q in enumerate(ir.params) if not q.linear]
+    if not nonlin:
+        return []
+    if options.stages == "joint":
+        return [nonlin]
+    first = [k for k in nonlin if ir.params[k].group in (0, 1)]
+    second = [k for k in nonlin if ir.params[k].group == 2]
+    return [s for s in (first, second) if s]
+
+
+def lambda_domains(problem: Problem, p: np.ndarray, lambda_range: float) -> dict[int, tuple[float, float]]:
+    """Data-adaptive lambda domains [choice]: |lambda| * max|descriptor| <= lambda_range, using the
+    descriptors of the training data at the starting basis parameters."""
+    ir = problem.ir
+    k = problem.model._kernel
+    psi_max = np.zeros(len(ir.psi))
+    chi_max = np.zeros(len(ir.chi))
+    for nl in problem.nls:
+        psi, chi = k.descriptors(nl.n, nl.i, nl.j, nl.d, p)
+        if psi.size:
+            psi_max = np.maximum(psi_max, np.abs(psi).max(axis=0))
+        if chi.size:
+            chi_max = np.maximum(chi_max, np.abs(chi).max(axis=0))
+    index = {q.name: i for i, q in enumerate(ir.params)}
+    out = {}
+
+    def walk(node):
+        if isinstance(node, TermNode):
+            if node.kind in ("E", "N"):
+                b = node.basis
+                if node.kind == "E":
+                    scale = psi_max[b.psi_offset:b.psi_offset + b.size].max()
+                else:
+                    scale = chi_max[b.chi_offset:b.chi_offset + b.size].max()
+                bound = lambda_range / max(scale, 1e-12)
+                for q in node.params:
+                    if q.role == "lambda":
+                        out[index[q.name]] = (-bound, bound)
+        elif isinstance(node, SumNode):
+            for c in node.children:
+                walk(c)
+        else:
+            walk(node.left)
+            walk(node.right)
+
+    walk(ir.tree)
+    return out
+
+
+class _Tracker:
+    """Keeps the best point seen and the history of every evaluation."""
+
+    def __init__(self, problem, progress):
+        self.problem = problem
+        self.best_loss = math.inf
+        self.best_p = None
+        self.history = []
+        self.progress = progress
+        self.t0 = time.perf_counter()
+
+    def evaluate(self, p, stage: str):
+        try:
+            with np.errstate(all="ignore"):
+                p2, loss = self.problem.solve_linear(p)
+        except (FloatingPointError, ValueError, np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+            self.problem.n_failures += 1
+            self.history.append({"stage": stage, "rms": None, "time": time.perf_counter() - self.t0})
+            if self.progress:
+                self.progress.step(None, self.best_rms)
+            return None, math.inf
+        if loss < self.best_loss:
+            self.best_loss, self.best_p = loss, p2
+        rms = self.problem.rms(loss)
+        self.history.append({"stage": stage, "rms": rms, "time": round(time.perf_counter() - self.t0, 3)})
+        if self.progress:
+            self.progress.step(rms, self.best_rms)
+        return p2, loss
+
+    @property
+    def best_rms(self):
+        return self.problem.rms(self.best_loss) if math.isfinite(self.best_loss) else None
+
+
+def _space(ir, idx, domains):
+    """Search-space coordinates: log for log-scale parameters."""
+    out = []
+    for k in idx:
+        q = ir.params[k]
+        lo, hi = domains[k]
+        if q.log_scale:
+            out.append((f"x{k}", math.log(lo), math.log(hi), True))
+        else:
+            out.append((f"x{k}", lo, hi, False))
+    return out
+
+
+def bayes_stage(tracker, p0, idx, domains, options, seed, label):
+    from bayes_opt import BayesianOptimization, SequentialDomainReductionTransformer
+
+    ir = tracker.problem.ir
+    space = _space(ir, idx, domains)
+    d = len(idx)
+    init = options.bo_init_points if options.bo_init_points is not None else 2 * d + 2
+    iters = options.bo_iterations if options.bo_iterations is not None else 6 * d + 6
+    base = p0.copy()
+
+    def to_p(**kw):
+        p = base.copy()
+        for (key, lo, hi, log), k in zip(space, idx):
+            v = min(max(kw[key], lo), hi)
+            p[k] = math.exp(v) if log else v
+        return p
+
+    def target(**kw):
+        _, loss = tracker.evaluate(to_p(**kw), label)
+        if not math.isfinite(loss) or loss <= 0:
+            return -PENALTY_LOG_RMS if not math.isfinite(loss) else 20.0
+        return -math.log10(tracker.problem.rms(loss))
+
+    pbounds = {key: (lo, hi) for key, lo, hi, _ in space}
+    transformer = None
+    if options.sdr:
+        windows = {key: options.sdr_min_window * (hi - lo) for key, lo, hi, _ in space}
+        transformer = SequentialDomainReductionTransformer(minimum_window=windows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        opt = BayesianOptimization(f=target, pbounds=pbounds, random_state=seed, verbose=0,
+                                   bounds_transformer=transformer, allow_duplicate_points=True)
+        start = {}
+        for (key, lo, hi, log), k in zip(space, idx):
+            v = math.log(p0[k]) if log else p0[k]
+            start[key] = min(max(v, lo), hi)
+        opt.probe(start, lazy=True)
+        opt.maximize(init_points=init, n_iter=iters)
+    return tracker.best_p.copy() if tracker.best_p is not None else p0
+
+
+def varpro_stage(tracker, p0, idx, domains, options):
+    """Variable projection: least squares in the nonlinear parameters only, the linear ones
+    eliminated; Jacobian by Kaufman's approximation from the analytic kernel Jacobian."""
+    from scipy.optimize import least_squares
+
+    problem = tracker.problem
+    ir = problem.ir
+    space = _space(ir, idx, domains)
+    lo = np.array([s[1] for s in space])
+    hi = np.array([s[2] for s in space])
+    logm = np.array([s[3] for s in space])
+    x0 = np.array([math.log(p0[k]) if l else p0[k] for k, l in zip(idx, logm)])
+    x0 = np.clip(x0, lo + 1e-12 * (hi - lo), hi - 1e-12 * (hi - lo))
+    state = {"p": tracker.best_p.copy() if tracker.best_p is not None else p0.copy()}
+    cache = {}
+
+    def to_p(x):
+        p = state["p"].copy()
+        p[idx] = np.where(logm, np.exp(x), x)
+        return p
+
+    def fun(x):
+        p, loss = tracker.evaluate(to_p(x), "varpro")
+        if p is None:
+            return np.full(problem.nrows, 1e10)
+        J, pred = problem.jacobian(p)
+        state["p"] = p
+        cache[x.tobytes()] = (p, J)
+        return problem.w * (pred - problem.y)
+
+    def jac(x):
+        key = x.tobytes()
+        if key not in cache:
+            fun(x)
+        p, J = cache[key]
+        A = J[:, problem.linear_idx] * problem.w[:, None]
+        B = J[:, idx] * problem.w[:, None] * np.where(logm, p[idx], 1.0)[None, :]
+        Q = scipy.linalg.orth(A)
+        return B - Q @ (Q.T @ B)
+
+    with np.errstate(all="ignore"):
+        least_squares(fun, x0, jac=jac, bounds=(lo, hi), method="trf", x_scale="jac",
+                      max_nfev=options.varpro_max_nfev, ftol=1e-10, xtol=1e-10, gtol=1e-10)
+    return tracker.best_p.copy()
+
+
+# ----------------------------------------------------------------------------- progress
+class Progress:
+    """A rich progress bar on stderr (or nothing when quiet)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._p = None
+        self._task = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RP, TextColumn, TimeElapsedColumn
+
+            self._p = RP(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                         TimeElapsedColumn(), TextColumn("{task.fields[best]}"),
+                         console=Console(stderr=True), transient=False)
+            self._p.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._p is not None:
+            self._p.__exit__(*exc)
+
+    def stage(self, label: str, total: int | None):
+        if self._p is not None:
+            self._task = self._p.add_task(label, total=total, best="")
+
+    def step(self, rms, best):
+        if self._p is not None and self._task is not None:
+            self._p.update(self._task, advance=1,
+                           best=f"best rms {best:.4g}" if best is not None else "")
+
+
+# ----------------------------------------------------------------------------- fit
+def fit(model, train, seed: int = 0, test=None, options: FitOptions | None = None,
+        progress: bool | None = None, initial=None, **kw):
+    """Train ``model`` on ``train`` (path, Dataset or list of ase.Atoms with energies and forces).
+
+    Returns a new :class:`~compot.runtime.model.Model` with ``parameters`` and ``metadata``
+    (options, seed, data hash, metrics, history).  Keyword options are those of
+    :class:`FitOptions`."""
+    import sys
+
+    from .. import __version__
+
+    if options is None:
+        options = FitOptions(**kw)
+    elif kw:
+        options = FitOptions(**{**asdict(options), **kw})
+    train = as_dataset(train)
+    test = as_dataset(test) if test is not None else None
+    if progress is None:
+        progress = sys.stderr.isatty()
+    t_start = time.perf_counter()
+    problem = Problem(model, train, options)
+    ir = problem.ir
+    p0 = model.parameter_vector(initial if initial is not None else model.initial_parameters(seed))
+    domains = {k: (q.lower, q.upper) for k, q in enumerate(ir.params) if not q.linear}
+    if initial is None:
+        lam = lambda_domains(problem, p0, options.lambda_range)
+        domains.update(lam)
+        rng = np.random.default_rng(seed)
+        for k, (lo, hi) in lam.items():
+            p0[k] = rng.uniform(0.6 * lo, 0.6 * hi)
+    stages = _stage_plan(ir, options)
+    tracker = _Tracker(problem, None)
+    with Progress(progress) as bar:
+        tracker.progress = bar
+        bar.stage("linear start", 1)
+        p_best, _ = tracker.evaluate(p0, "start")
+        if p_best is None:
+            raise CompotError("the starting point of the fit gives non-finite predictions; "
+                              "check the data and the model's cutoff")
+        p = p_best
+        if options.optimizer in ("bo", "bo+varpro"):
+            for s, idx in enumerate(stages):
+                d = len(idx)
+                total = 1 + (options.bo_init_points if options.bo_init_points is not None else 2 * d + 2) \
+                    + (options.bo_iterations if options.bo_iterations is not None else 6 * d + 6)
+                label = f"BO stage {s + 1}/{len(stages)} ({d} parameters)"
+                bar.stage(label, total)
+                p = bayes_stage(tracker, tracker.best_p, idx, domains, options, seed + s, f"bo{s + 1}")
+        if options.optimizer in ("varpro", "bo+varpro") and stages:
+            idx = [k for st in stages for k in st]
+            bar.stage("variable projection (LM)", options.varpro_max_nfev)
+            p = varpro_stage(tracker, tracker.best_p, idx, domains, options)
+        # late training: linear-only refit at the best nonlinear point
+        bar.stage("final linear refit", 1)
+        problem.opt = copy.copy(options)
+        problem.opt.als_max_sweeps = max(options.als_max_sweeps, 200)
+        p_final, loss = tracker.evaluate(tracker.best_p, "final")
+        p = tracker.best_p
+    at_bounds = []
+    for k, (lo, hi) in domains.items():
+        q = ir.params[k]
+        a, b, v = (math.log(lo), math.log(hi), math.log(p[k])) if q.log_scale else (lo, hi, p[k])
+        if min(v - a, b - v) <= 1e-3 * (b - a):
+            at_bounds.append(q.name)
+    if at_bounds:
+        warnings.warn("the fit ended at the edge of the search domain of " + ", ".join(at_bounds)
+                      + "; consider wider bounds", stacklevel=2)
+    trained = model.with_parameters(p)
+    e, f = problem.predict(p)
+    metrics = {"train": compute_metrics(e, f, train)}
+    if test is not None:
+        metrics["test"] = trained.metrics(test)
+    opts = asdict(options)
+    trained.metadata = {
+        "seed": seed,
+        "options": opts,
+        "train_data": {"path": train.path, "sha256": train.sha256(), "n_structures": len(train),
+                       "n_atoms": train.natoms},
+        "test_data": ({"path": test.path, "sha256": test.sha256(), "n_structures": len(test)}
+                      if test is not None else None),
+        "loss": problem.loss(np.concatenate([np.concatenate([[ei], fi.ravel()]) for ei, fi in zip(e, f)])),
+        "n_evaluations": problem.n_evaluations,
+        "n_failed_evaluations": problem.n_failures,
+        "search_domains": {ir.params[k].name: list(v) for k, v in domains.items()},
+        "at_bounds": at_bounds,
+        "wall_time": round(time.perf_counter() - t_start, 3),
+        "compot_version": __version__,
+        "metrics": metrics,
+        "history": [h["rms"] for h in tracker.history],
+    }
+    return trained
