@@ -3,8 +3,10 @@
     import compot
     model = compot.compile("E[G8L4] + N[E[G8L4]]", cutoff=5.0, elements=["Nb"])
     p = model.initial_parameters(seed=0)
-    r = model.evaluate(atoms, p)        # energy, energies, forces, stress
-    J = model.jacobian(atoms, p)        # (1+3N, P)
+    r = model.evaluate(atoms, p)          # energy, energies, forces, stress
+    J = model.jacobian(atoms, p)          # (1+3N, P)
+    fit = compot.fit(model, "train.xyz", seed=0)
+    fit.save("model.json"); calc = compot.Calculator("model.json")
 """
 
 __version__ = "0.1.0"
@@ -26,5 +28,41 @@ def parse(text):
     return _parse(text)
 
 
-__all__ = ["__version__", "compile", "parse", "CompotError", "ModelSyntaxError", "ModelError",
-           "DataError", "BuildError", "ModelFileError"]
+def fit(model, train, seed=0, test=None, **options):
+    """Train a compiled model on DFT data; see :func:`compot.runtime.train.fit`."""
+    from .runtime.train import fit as _fit
+
+    return _fit(model, train, seed=seed, test=test, **options)
+
+
+def load(path):
+    """Load a trained model file written by ``Model.save`` or ``compot fit``."""
+    from .runtime.modelfile import load_model
+
+    return load_model(path)
+
+
+def fim(model, data, params=None, bits=256, **kw):
+    """Fisher-information eigen-analysis; see :func:`compot.runtime.fim.fim`."""
+    from .runtime.fim import fim as _fim
+
+    return _fim(model, data, params=params, bits=bits, **kw)
+
+
+def read_data(path):
+    """Read a DFT data file (extxyz or anything ASE reads) into a checked Dataset."""
+    from .runtime.data import read_dataset
+
+    return read_dataset(path)
+
+
+def __getattr__(name):
+    if name == "Calculator":
+        from .runtime.calculator import Calculator
+
+        return Calculator
+    raise AttributeError(f"module 'compot' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "compile", "parse", "fit", "load", "fim", "read_data", "Calculator",
+           "CompotError", "ModelSyntaxError", "ModelError", "DataError", "BuildError", "ModelFileError"]

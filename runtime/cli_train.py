@@ -1,5 +1,185 @@
-"""CLI commands for training, metrics and FIM (registered into the main parser)."""
+"""CLI commands for training, metrics and FIM (registered into the main ``compot`` parser)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..errors import CompotError
+
+
+def _emit(obj):
+    from .cli import _emit_json
+
+    _emit_json(obj)
+
+
+def _config_weights(items):
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise CompotError(f"--config-weight takes TYPE=WEIGHT, got {item!r}")
+        k, v = item.split("=", 1)
+        try:
+            out[k] = float(v)
+        except ValueError:
+            raise CompotError(f"--config-weight {item!r}: {v!r} is not a number") from None
+    return out
+
+
+def _check_output(path):
+    d = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(d):
+        raise CompotError(f"cannot write {path}: directory {d} does not exist")
+    if not os.access(d, os.W_OK):
+        raise CompotError(f"cannot write {path}: directory {d} is not writable")
+
+
+def infer_elements(elements, dataset):
+    """Elements for a model: given, or the single species of the data (multi-element: an error)."""
+    species = sorted({s for st in dataset for s in st.atoms.get_chemical_symbols()})
+    if elements:
+        unknown = [s for s in species if s not in elements]
+        if unknown:
+            raise CompotError(f"the data contains {', '.join(unknown)}, which the model's elements "
+                              f"({', '.join(elements)}) do not include")
+        return elements
+    if len(species) > 1:
+        raise CompotError(f"the data contains several elements ({', '.join(species)}); "
+                          "multi-element models are not supported by this version")
+    return species
+
+
+def cmd_fit(args) -> int:
+    from .cli import _elements, _model_text
+    from .compile import compile_model
+    from .data import read_dataset
+    from .metrics import format_table
+    from .train import FitOptions, fit
+
+    _check_output(args.output)
+    options = FitOptions(optimizer=args.optimizer, stages=args.stages, energy_weight=args.energy_weight,
+                         force_weight=args.force_weight, per_atom_energy=args.per_atom_energy,
+                         config_weights=_config_weights(args.config_weight),
+                         bo_init_points=args.bo_init, bo_iterations=args.bo_iter)
+    train = read_dataset(args.train)
+    test = read_dataset(args.test) if args.test else None
+    text = _model_text(args.expr)
+    elements = infer_elements(_elements(args.elements), train)
+    model = compile_model(text, cutoff=args.cutoff, elements=elements)
+    trained = fit(model, train, seed=args.seed, test=test, options=options,
+                  progress=not (args.quiet or args.json))
+    trained.save(args.output)
+    m = trained.metadata["metrics"]
+    if args.json:
+        _emit({"model": trained.text, "output": args.output, "n_linear": len(trained.linear_names),
+               "n_nonlinear": len(trained.nonlinear_names), "train": m["train"], "test": m.get("test"),
+               "wall_time": trained.metadata["wall_time"], "seed": args.seed})
+        return 0
+    print(f"model {trained.text}: {len(trained.linear_names)} linear + {len(trained.nonlinear_names)} "
+          f"nonlinear parameters, trained in {trained.metadata['wall_time']:.1f} s "
+          f"({trained.metadata['n_evaluations']} linear solves)")
+    print(format_table(m["train"], f"train: {args.train}"))
+    if "test" in m:
+        print(format_table(m["test"], f"test: {args.test}"))
+    print(f"saved {args.output}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .data import read_dataset
+    from .metrics import format_table
+    from .modelfile import load_model
+    from .plots import parity_plots
+
+    model = load_model(args.model)
+    data = read_dataset(args.data)
+    m = model.metrics(data)
+    files = parity_plots(model, data, args.plot) if args.plot else []
+    if args.json:
+        _emit({**m, "model": model.text, "data": args.data, "plots": files})
+        return 0
+    print(f"model {model.text}")
+    print(format_table(m, f"data: {args.data}"))
+    for f in files:
+        print(f"wrote {f}")
+    return 0
+
+
+def cmd_fim(args) -> int:
+    from .data import read_dataset
+    from .fim import fim, plot_spectrum
+    from .modelfile import load_model
+
+    model = load_model(args.model)
+    data = read_dataset(args.data)
+    if args.max_structures:
+        data.structures = data.structures[:args.max_structures]
+    res = fim(model, data, bits=args.bits, extended=args.extended, dps=args.dps)
+    if args.plot:
+        _check_output(args.plot)
+        plot_spectrum(res, args.plot, title=f"{model.text.split('; ')[-1]}: log10 κ = {res.log10_kappa:.1f}")
+    if args.json:
+        out = res.as_dict()
+        out["model"] = model.text
+        if args.plot:
+            out["plot"] = args.plot
+        _emit(out)
+        return 0
+    k = res.log10_kappa
+    print(f"model {model.text}: FIM over {len(res.parameter_names)} linear parameters, "
+          f"{len(data)} structures, {res.bits}-bit eigenvalues ({res.backend})")
+    print(f"log10 kappa = {k:.3f}" if k != float("inf") else "log10 kappa = inf (singular)")
+    print(f"eigenvalues in the SC region (>= 1e-15 lambda_max): {res.n_sc} of {len(res.eigenvalues)}")
+    for name, b in res.blocks.items():
+        print(f"  {name} block ({len(b['parameters'])} parameters): log10 kappa = {b['log10_kappa']:.3f}, "
+              f"{b['n_sc']} in SC")
+    for note in res.notes:
+        print(f"note: {note}")
+    print("eigenvalues:")
+    for s in res.eigenvalue_strings(20):
+        print(f"  {s}")
+    if args.plot:
+        print(f"wrote {args.plot}")
+    return 0
 
 
 def register(sub, common, model_args) -> None:
-    return None
+    p = sub.add_parser("fit", help="train a model on DFT data (the paper's dual-bipartite procedure)")
+    model_args(p)
+    p.add_argument("--train", required=True, help="training data (extxyz or any ASE format)")
+    p.add_argument("--test", help="test data, evaluated after training")
+    p.add_argument("-o", "--output", required=True, help="model file to write (JSON)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--optimizer", default="bo", choices=["bo", "varpro", "bo+varpro"],
+                   help="nonlinear optimiser: Bayesian (paper), variable projection, or both")
+    p.add_argument("--stages", default="dual-bipartite", choices=["dual-bipartite", "joint"])
+    p.add_argument("--energy-weight", type=float, default=1.0)
+    p.add_argument("--force-weight", type=float, default=1.0)
+    p.add_argument("--per-atom-energy", action="store_true", help="energy residuals per atom")
+    p.add_argument("--config-weight", action="append", metavar="TYPE=W",
+                   help="weight of a config_type (repeatable)")
+    p.add_argument("--bo-init", type=int, default=None, help="random BO points per stage")
+    p.add_argument("--bo-iter", type=int, default=None, help="BO iterations per stage")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    common(p)
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("evaluate", help="error metrics of a trained model, per config_type")
+    p.add_argument("model", help="model file (from compot fit)")
+    p.add_argument("data", help="data file with reference energies and forces")
+    p.add_argument("--plot", metavar="DIR", help="write parity plots into DIR")
+    common(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("fim", help="Fisher-information eigen-analysis at high precision")
+    p.add_argument("model", help="model file (from compot fit)")
+    p.add_argument("data", help="data file (structures)")
+    p.add_argument("--bits", type=int, default=256, help="precision of the eigenvalues (default 256)")
+    p.add_argument("--plot", metavar="PNG", help="draw the eigenspectrum")
+    p.add_argument("--extended", action="store_true",
+                   help="evaluate J itself in extended precision from the symbolic forms (slow)")
+    p.add_argument("--dps", type=int, default=40, help="decimal digits for --extended")
+    p.add_argument("--max-structures", type=int, default=None, help="use only the first N structures")
+    common(p)
+    p.set_defaults(func=cmd_fim)

@@ -1,0 +1,36 @@
+"""ASE calculator for compot models."""
+
+from __future__ import annotations
+
+import numpy as np
+from ase.calculators.calculator import Calculator as _ASECalculator, all_changes
+
+from ..errors import CompotError
+
+
+class Calculator(_ASECalculator):
+    """``compot.Calculator(model_or_path)``: energy, energies, forces, stress, free_energy.
+
+    The neighbour list is rebuilt only when positions, cell, pbc or species change (which for
+    ASE means on every MD step; no skin is used, so results are exact)."""
+
+    implemented_properties = ["energy", "energies", "forces", "stress", "free_energy"]
+
+    def __init__(self, model, params=None, **kwargs):
+        super().__init__(**kwargs)
+        if not hasattr(model, "evaluate"):
+            from .modelfile import load_model
+
+            model = load_model(model)
+        self.model = model
+        self.params = model.parameter_vector(params if params is not None else model.parameters)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        r = self.model.evaluate(self.atoms, self.params)
+        self.results = {"energy": r["energy"], "free_energy": r["energy"],
+                        "energies": r["energies"], "forces": r["forces"]}
+        if "stress" in r:
+            self.results["stress"] = r["stress"]
+        elif "stress" in properties:
+            raise CompotError("stress needs a periodic cell with three independent vectors")

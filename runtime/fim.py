@@ -1,0 +1,260 @@
+"""Fisher-information analysis (SPEC 5): I = J^T J over the linear parameters.
+
+J (energies and force components of every structure, by the linear parameters) comes from the
+float64 kernels; J^T J is then formed *exactly*: every double is an integer times a power of two,
+so each column is scaled to integers and the product is taken in exact integer arithmetic
+(python-flint ``fmpz_mat``).  Eigenvalues are computed at ``bits`` of precision (default 256)
+with python-flint's ``arb_mat.eig``, falling back to mpmath.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import CompotError
+from .data import as_dataset
+
+SC_THRESHOLD = 1e-15
+
+
+@dataclass
+class FIMResult:
+    parameter_names: list[str]
+    eigenvalues: list              # high-precision numbers (mpmath mpf), descending
+    bits: int
+    log10_kappa: float             # inf when singular at this precision
+    n_sc: int                      # eigenvalues >= SC_THRESHOLD * lambda_max
+    blocks: dict = field(default_factory=dict)   # name -> {"parameters", "log10_kappa", "n_sc"}
+    singular: bool = False
+    notes: list[str] = field(default_factory=list)
+    backend: str = ""
+
+    def eigenvalues_float(self) -> np.ndarray:
+        return np.array([float(x) for x in self.eigenvalues])
+
+    def eigenvalue_strings(self, digits: int = 30) -> list[str]:
+        import mpmath
+
+        return [mpmath.nstr(x, digits) for x in self.eigenvalues]
+
+    def as_dict(self) -> dict:
+        return {"log10_kappa": self.log10_kappa, "n_sc": self.n_sc, "n_parameters": len(self.parameter_names),
+                "eigenvalues": self.eigenvalue_strings(), "bits": self.bits, "blocks": self.blocks,
+                "singular": self.singular, "notes": self.notes, "backend": self.backend,
+                "parameters": self.parameter_names, "sc_threshold": SC_THRESHOLD}
+
+
+# ----------------------------------------------------------------------------- Gram matrices
+class IntGram:
+    """Exact J^T J: entry (k, l) = G[k, l] * 2**(e[k] + e[l]) with G an integer matrix."""
+
+    def __init__(self, G, emin):
+        self.G, self.emin = G, emin
+
+    def man_exp(self, i, j):
+        return int(self.G[i, j]), self.emin[i] + self.emin[j]
+
+
+class MpGram:
+    """J^T J accumulated from an extended-precision J (mpmath mpf entries)."""
+
+    def __init__(self, G):
+        self.G = G
+
+    def man_exp(self, i, j):
+        x = self.G[i][j]
+        if x == 0:
+            return 0, 0
+        man, exp = x.man_exp
+        return int(man), int(exp)
+
+
+def exact_gram(J: np.ndarray) -> IntGram:
+    """Exact J^T J of a float64 matrix: every double is an integer times a power of two, so each
+    column is scaled to integers and the product taken in exact integer arithmetic (flint)."""
+    import flint
+
+    J = np.asarray(J, dtype=float)
+    if not np.all(np.isfinite(J)):
+        raise CompotError("the Jacobian has non-finite entries; the FIM is undefined")
+    n, p = J.shape
+    mant, ex = np.frexp(J)
+    M = np.ldexp(mant, 53).astype(np.int64)          # exact: |M| < 2**53
+    E = ex.astype(np.int64) - 53
+    nz = M != 0
+    big = np.iinfo(np.int64).max
+    emin = np.where(nz.any(axis=0), np.where(nz, E, big).min(axis=0), 0)
+    shift = np.where(nz, E - emin[None, :], 0)
+    ints = []
+    for k in range(p):
+        ints.extend(m << s if m else 0 for m, s in zip(M[:, k].tolist(), shift[:, k].tolist()))
+    A = flint.fmpz_mat(p, n, ints)                   # J^T as integers
+    return IntGram(A * A.transpose(), [int(x) for x in emin])
+
+
+def eigenvalues(gram, idx, bits: int):
+    """Eigenvalues (descending, mpmath mpf at ``bits``) of the sub-matrix ``idx`` of a Gram
+    matrix, and the backend used (python-flint, or mpmath as fallback)."""
+    import mpmath
+
+    mpmath.mp.prec = bits
+    if len(idx) == 0:
+        return [], "none"
+    try:
+        import flint
+
+        old = flint.ctx.prec
+        try:
+            flint.ctx.prec = bits
+            two = flint.arb(2)
+            entries = []
+            for i in idx:
+                for j in idx:
+                    m, e = gram.man_exp(i, j)
+                    entries.append(flint.arb(m) * two ** e)
+            ev = flint.arb_mat(len(idx), len(idx), entries).eig(nonstop=True)
+            vals = []
+            for z in ev:
+                re = z.real
+                if not re.is_finite():
+                    raise ValueError("eigenvalue not resolved")
+                vals.append(mpmath.mpf(re.mid().str(int(bits * 0.30103) + 5, radius=False)))
+            backend = "python-flint"
+        finally:
+            flint.ctx.prec = old
+    except Exception:
+        A = mpmath.matrix(len(idx), len(idx))
+        for a, i in enumerate(idx):
+            for b, j in enumerate(idx):
+                m, e = gram.man_exp(i, j)
+                A[a, b] = mpmath.ldexp(mpmath.mpf(m), e)
+        vals = list(mpmath.eigsy(A, eigvals_only=True))
+        backend = "mpmath"
+    vals.sort(reverse=True)
+    return vals, backend
+
+
+def _summary(vals, bits):
+    import mpmath
+
+    if not vals:
+        return math.nan, 0, False
+    lmax = vals[0]
+    lmin = vals[-1]
+    floor = lmax * mpmath.mpf(2) ** (-(bits - 8))
+    singular = lmax <= 0 or lmin <= floor
+    kappa = math.inf if singular else float(mpmath.log10(lmax / lmin))
+    n_sc = sum(1 for v in vals if lmax > 0 and v >= SC_THRESHOLD * lmax)
+    return kappa, n_sc, singular
+
+
+def linear_jacobian(model, dataset, params=None, extended: bool = False, dps: int = 40):
+    """Stacked Jacobian (all energies and force components) by the linear parameters."""
+    p = model.parameter_vector(params)
+    lin = [k for k, n in enumerate(model.parameter_names) if n in set(model.linear_names)]
+    blocks = []
+    for s in dataset:
+        if extended:
+            from .mpjac import mp_linear_jacobian
+
+            blocks.append(mp_linear_jacobian(model, s.atoms, p, dps))
+        else:
+            blocks.append(model.jacobian(s.atoms, p)[:, lin])
+    return np.vstack(blocks) if not extended else blocks
+
+
+def fim(model, data, params=None, bits: int = 256, blocks: bool = True, extended: bool = False,
+        dps: int = 40) -> FIMResult:
+    """FIM eigen-analysis of ``model`` (trained, or with ``params``) on ``data``.
+
+    ``extended=True`` evaluates J itself in extended precision (``dps`` digits) from the symbolic
+    forms; that is slow and meant for small data."""
+    import mpmath
+
+    if not isinstance(bits, int) or bits < 53 or bits > 4096:
+        raise CompotError(f"bits must be an integer between 53 and 4096, got {bits!r}")
+    ds = as_dataset(data)
+    names = list(model.linear_names)
+    notes = []
+    if extended:
+        rows = linear_jacobian(model, ds, params, extended=True, dps=dps)
+        gram = _mp_gram(rows, len(names), dps)
+    else:
+        gram = exact_gram(linear_jacobian(model, ds, params))
+    vals, backend = eigenvalues(gram, list(range(len(names))), bits)
+    kappa, n_sc, singular = _summary(vals, bits)
+    res = FIMResult(names, vals, bits, kappa, n_sc, singular=singular, backend=backend)
+    ir = model.ir
+    from .train import linear_groups
+
+    if len(linear_groups(ir)) > 1:
+        notes.append("the model contains a product: its linear parameters have an exact scale "
+                     "symmetry (left factor times a, right factor divided by a), so J^T J is singular "
+                     "and kappa reflects the float64 floor of J, not the model")
+    if singular:
+        notes.append(f"the smallest eigenvalue is zero at {bits} bits: kappa is infinite")
+    if blocks:
+        index = {n: k for k, n in enumerate(names)}
+        groups = {"left": [index[q.name] for q in ir.params if q.linear and q.group == 1],
+                  "right": [index[q.name] for q in ir.params if q.linear and q.group == 2]}
+        if groups["left"] and groups["right"]:
+            for key, idx in groups.items():
+                v, _ = eigenvalues(gram, idx, bits)
+                k, nsc, sing = _summary(v, bits)
+                res.blocks[key] = {"parameters": [names[i] for i in idx], "log10_kappa": k,
+                                   "n_sc": nsc, "singular": sing}
+    res.notes = notes
+    return res
+
+
+def _mp_gram(rows, p, dps) -> MpGram:
+    """J^T J from extended-precision Jacobian blocks (lists of rows of mpf), in mpmath."""
+    import mpmath
+
+    mpmath.mp.dps = max(dps, 2 * dps)
+    G = [[mpmath.mpf(0)] * p for _ in range(p)]
+    for block in rows:
+        for row in block:
+            for a in range(p):
+                ra = row[a]
+                if ra == 0:
+                    continue
+                Ga = G[a]
+                for b in range(a, p):
+                    Ga[b] += ra * row[b]
+    for a in range(p):
+        for b in range(a):
+            G[a][b] = G[b][a]
+    return MpGram(G)
+
+
+def plot_spectrum(result: FIMResult, path, title: str = "") -> None:
+    """Eigenspectrum like the paper's Figs. 4(b)/7: log10 of normalised eigenvalues, SC shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mpmath
+
+    vals = result.eigenvalues
+    lmax = vals[0]
+    logs = [float(mpmath.log10(v / lmax)) if v > 0 else None for v in vals]
+    fig, ax = plt.subplots(figsize=(3.2, 4.5))
+    ax.axhspan(math.log10(SC_THRESHOLD), 0.5, color="tab:green", alpha=0.12, label="SC region")
+    for y in logs:
+        if y is not None:
+            ax.hlines(y, 0.1, 0.9, color="tab:blue", lw=1)
+    finite = [y for y in logs if y is not None]
+    ax.set_xlim(0, 1)
+    ax.set_xticks([])
+    ax.set_ylim(min(finite + [-16]) - 1, 1)
+    ax.set_ylabel(r"$\log_{10}(\lambda/\lambda_{max})$")
+    k = result.log10_kappa
+    ax.set_title(title or f"log10 κ = {k:.1f}, {result.n_sc}/{len(vals)} in SC", fontsize=9)
+    ax.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
