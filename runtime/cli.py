@@ -157,6 +157,15 @@ def cmd_compile(args) -> int:
     return 0
 
 
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    out = run_demo(args.output, args.model, seed=args.seed, quiet=args.quiet, as_json=args.json)
+    if args.json:
+        _emit_json(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="compot", description="compot: compile, train and judge composable "
                  "interatomic potentials written as text.")
@@ -177,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="compot_model", help="module name (default compot_model)")
     _common(p)
     p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("demo", help="generate EMT data, train, evaluate and analyse (no files needed)")
+    p.add_argument("-o", "--output", default="compot-demo", help="output directory (default compot-demo)")
+    p.add_argument("--model", default="E[G6L4] + N[E[G6L4]]", help="model text to train")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    _common(p)
+    p.set_defaults(func=cmd_demo)
 
     from . import cli_train  # training, metrics, FIM commands
     cli_train.register(sub, _common, _model_args)
