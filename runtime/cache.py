@@ -124,9 +124,25 @@ def _discard(entry: Path) -> None:
         shutil.rmtree(trash, ignore_errors=True)
 
 
+def _remove_stale_builds(root: Path, key: str) -> None:
+    """Remove build directories of this key left by processes that died (killed mid-build)."""
+    for d in root.glob(f".build-{key[:12]}-*"):
+        try:
+            pid = int(d.name.split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
 def _build(entry: Path, key: str, pyx_text: str) -> None:
     name = _module_name(key)
-    tmp = Path(tempfile.mkdtemp(prefix=f".build-{key[:12]}-", dir=entry.parent))
+    _remove_stale_builds(entry.parent, key)
+    tmp = Path(tempfile.mkdtemp(prefix=f".build-{key[:12]}-{os.getpid()}-", dir=entry.parent))
     try:
         pyx = tmp / f"{name}.pyx"
         pyx.write_text(pyx_text, encoding="utf-8")

@@ -67,18 +67,28 @@ def cmd_fit(args) -> int:
     text = _model_text(args.expr)
     elements = infer_elements(_elements(args.elements), train)
     model = compile_model(text, cutoff=args.cutoff, elements=elements)
-    trained = fit(model, train, seed=args.seed, test=test, options=options,
-                  progress=not (args.quiet or args.json))
+    checkpoint = args.output + ".checkpoint"
+    if args.resume and not os.path.exists(checkpoint):
+        raise CompotError(f"--resume: no checkpoint {checkpoint} to resume from")
+    try:
+        trained = fit(model, train, seed=args.seed, test=test, options=options,
+                      progress=not (args.quiet or args.json), checkpoint=checkpoint, resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"compot: interrupted; {args.output} is unchanged.  Continue with the same command "
+              f"and --resume (evaluations so far are in {checkpoint})", file=sys.stderr)
+        return 130
     trained.save(args.output)
+    os.unlink(checkpoint)
     m = trained.metadata["metrics"]
     if args.json:
         _emit({"model": trained.text, "output": args.output, "n_linear": len(trained.linear_names),
                "n_nonlinear": len(trained.nonlinear_names), "train": m["train"], "test": m.get("test"),
-               "wall_time": trained.metadata["wall_time"], "seed": args.seed})
+               "wall_time": trained.wall_time, "seed": args.seed})
         return 0
     print(f"model {trained.text}: {len(trained.linear_names)} linear + {len(trained.nonlinear_names)} "
-          f"nonlinear parameters, trained in {trained.metadata['wall_time']:.1f} s "
-          f"({trained.metadata['n_evaluations']} linear solves)")
+          f"nonlinear parameters, trained in {trained.wall_time:.1f} s "
+          f"({trained.metadata['n_evaluations']} linear solves"
+          + (f", {trained.n_replayed} replayed from the checkpoint" if trained.n_replayed else "") + ")")
     print(format_table(m["train"], f"train: {args.train}"))
     if "test" in m:
         print(format_table(m["test"], f"test: {args.test}"))
@@ -162,6 +172,8 @@ def register(sub, common, model_args) -> None:
     p.add_argument("--bo-init", type=int, default=None, help="random BO points per stage")
     p.add_argument("--bo-iter", type=int, default=None, help="BO iterations per stage")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted fit from OUTPUT.checkpoint (same command otherwise)")
     common(p)
     p.set_defaults(func=cmd_fit)
 

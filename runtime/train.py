@@ -17,6 +17,7 @@ Every run is reproducible from its seed.
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -139,6 +140,12 @@ def product_start(ir, p: np.ndarray) -> np.ndarray:
     return p
 
 
+def _single_thread():
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 # ----------------------------------------------------------------------------- the problem
 class Problem:
     """A model on a data set: neighbour lists, targets and loss weights, computed once."""
@@ -208,7 +215,9 @@ class Problem:
             n = As.shape[1]
             As = np.vstack([As, math.sqrt(self.opt.ridge) * np.eye(n)])
             bw = np.concatenate([bw, np.zeros(n)])
-        x, *_ = scipy.linalg.lstsq(As, bw, lapack_driver="gelsd", check_finite=True)
+        # one BLAS thread: results must not depend on the thread count (reproducible model files)
+        with _single_thread():
+            x, *_ = scipy.linalg.lstsq(As, bw, lapack_driver="gelsd", check_finite=True)
         return x / norms
 
     def solve_linear(self, p, refine: bool = False):
@@ -274,10 +283,11 @@ class Problem:
             q, J = cache[x.tobytes()]
             A = J[:, g0] * self.w[:, None]
             B = J[:, rest] * self.w[:, None]
-            Q = scipy.linalg.orth(A)
-            return B - Q @ (Q.T @ B)
+            with _single_thread():
+                Q = scipy.linalg.orth(A)
+                return B - Q @ (Q.T @ B)
 
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), _single_thread():
             res = least_squares(fun, p[rest], jac=jac, method="lm", x_scale="jac",
                                 max_nfev=self.opt.refine_max_nfev, ftol=1e-15, xtol=1e-15, gtol=1e-15)
         new = float(res.fun @ res.fun)
@@ -339,37 +349,88 @@ def lambda_domains(problem: Problem, p: np.ndarray, lambda_range: float) -> dict
 
 
 class _Tracker:
-    """Keeps the best point seen and the history of every evaluation."""
+    """Runs the linear solves of a fit, remembering every evaluation by its exact nonlinear
+    parameters: the best point, the history, and a cache that makes fits resumable.
 
-    def __init__(self, problem, progress):
+    With a ``checkpoint`` path the cache is written there (atomically, at most once a second and on
+    interruption).  A resumed fit replays cached evaluations instead of recomputing them; since
+    the searches are deterministic for a seed, it ends exactly where an uninterrupted fit would."""
+
+    def __init__(self, problem, progress=None, checkpoint=None, identity=None, cache=None):
         self.problem = problem
         self.best_loss = math.inf
         self.best_p = None
         self.history = []
         self.progress = progress
-        self.t0 = time.perf_counter()
+        self.checkpoint = checkpoint
+        self.identity = identity
+        self.cache = dict(cache or {})
+        self.n_replayed = 0
+        self._last_write = time.monotonic()
+
+    def _key(self, p, refine):
+        nl = np.asarray(p, dtype=float)[self.problem.nonlinear_idx]
+        return nl.tobytes().hex() + ("r" if refine else "")
 
     def evaluate(self, p, stage: str, refine: bool = False):
-        try:
-            with np.errstate(all="ignore"):
-                p2, loss = self.problem.solve_linear(p, refine=refine)
-        except (FloatingPointError, ValueError, np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+        key = self._key(p, refine)
+        if key in self.cache:
+            self.n_replayed += 1
+            hit = self.cache[key]
+            p2 = np.array(hit["p"]) if hit["p"] is not None else None
+            loss = hit["loss"] if hit["loss"] is not None else math.inf
+        else:
+            try:
+                with np.errstate(all="ignore"):
+                    p2, loss = self.problem.solve_linear(p, refine=refine)
+            except (FloatingPointError, ValueError, np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+                p2, loss = None, math.inf
+            self.cache[key] = {"p": p2.tolist() if p2 is not None else None,
+                               "loss": loss if math.isfinite(loss) else None}
+            if self.checkpoint and time.monotonic() - self._last_write > 1.0:
+                self.write_checkpoint()
+        if p2 is None:
             self.problem.n_failures += 1
-            self.history.append({"stage": stage, "rms": None, "time": time.perf_counter() - self.t0})
-            if self.progress:
-                self.progress.step(None, self.best_rms)
-            return None, math.inf
-        if loss < self.best_loss:
-            self.best_loss, self.best_p = loss, p2
-        rms = self.problem.rms(loss)
-        self.history.append({"stage": stage, "rms": rms, "time": round(time.perf_counter() - self.t0, 3)})
+            self.history.append(None)
+        else:
+            if loss < self.best_loss:
+                self.best_loss, self.best_p = loss, p2
+            self.history.append(self.problem.rms(loss))
         if self.progress:
-            self.progress.step(rms, self.best_rms)
+            self.progress.step(self.history[-1], self.best_rms)
         return p2, loss
+
+    def write_checkpoint(self):
+        if not self.checkpoint:
+            return
+        from .modelfile import write_json_atomic
+
+        write_json_atomic({"format": "compot-checkpoint", "identity": self.identity,
+                           "evaluations": self.cache}, self.checkpoint)
+        self._last_write = time.monotonic()
 
     @property
     def best_rms(self):
         return self.problem.rms(self.best_loss) if math.isfinite(self.best_loss) else None
+
+
+def read_checkpoint(path, identity) -> dict:
+    """Evaluations cached by an interrupted fit with the same identity (else an error)."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except OSError as exc:
+        raise CompotError(f"cannot read checkpoint {path}: {exc.strerror}") from None
+    except ValueError:
+        raise CompotError(f"checkpoint {path} is damaged (not JSON); delete it to start afresh") from None
+    if not isinstance(doc, dict) or doc.get("format") != "compot-checkpoint":
+        raise CompotError(f"{path} is not a compot checkpoint")
+    if doc.get("identity") != json.loads(json.dumps(identity)):
+        raise CompotError(f"checkpoint {path} belongs to a different fit (model, options, data or "
+                          "seed differ); delete it or run without --resume")
+    return doc.get("evaluations") or {}
 
 
 def _space(ir, idx, domains):
@@ -463,10 +524,11 @@ def varpro_stage(tracker, p0, idx, domains, options):
         p, J = cache[key]
         A = J[:, problem.linear_idx] * problem.w[:, None]
         B = J[:, idx] * problem.w[:, None] * np.where(logm, p[idx], 1.0)[None, :]
-        Q = scipy.linalg.orth(A)
-        return B - Q @ (Q.T @ B)
+        with _single_thread():
+            Q = scipy.linalg.orth(A)
+            return B - Q @ (Q.T @ B)
 
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), _single_thread():
         least_squares(fun, x0, jac=jac, bounds=(lo, hi), method="trf", x_scale="jac",
                       max_nfev=options.varpro_max_nfev, ftol=1e-10, xtol=1e-10, gtol=1e-10)
     return tracker.best_p.copy()
@@ -508,15 +570,15 @@ class Progress:
 
 # ----------------------------------------------------------------------------- fit
 def fit(model, train, seed: int = 0, test=None, options: FitOptions | None = None,
-        progress: bool | None = None, initial=None, **kw):
+        progress: bool | None = None, initial=None, checkpoint=None, resume: bool = False, **kw):
     """Train ``model`` on ``train`` (path, Dataset or list of ase.Atoms with energies and forces).
 
     Returns a new :class:`~compot.runtime.model.Model` with ``parameters`` and ``metadata``
-    (options, seed, data hash, metrics, history).  Keyword options are those of
-    :class:`FitOptions`."""
+    (options, seed, data hash, metrics, history); ``wall_time`` is an attribute, not metadata, so
+    that the same fit always gives the same model file.  Keyword options are those of
+    :class:`FitOptions`.  ``checkpoint``: a file where the evaluations are saved as the fit goes;
+    with ``resume=True`` an interrupted fit continues from it."""
     import sys
-
-    from .. import __version__
 
     if options is None:
         options = FitOptions(**kw)
@@ -538,7 +600,21 @@ def fit(model, train, seed: int = 0, test=None, options: FitOptions | None = Non
         for k, (lo, hi) in lam.items():
             p0[k] = rng.uniform(0.6 * lo, 0.6 * hi)
     stages = _stage_plan(ir, options)
-    tracker = _Tracker(problem, None)
+    identity = {"model": model.text, "cutoff": model.cutoff, "seed": seed, "options": asdict(options),
+                "data": train.sha256(), "initial": None if initial is None else p0.tolist()}
+    cache = read_checkpoint(checkpoint, identity) if (resume and checkpoint and os.path.exists(checkpoint)) \
+        else None
+    tracker = _Tracker(problem, None, checkpoint, identity, cache)
+    try:
+        p = _run_search(tracker, problem, p0, stages, domains, options, seed, progress)
+    except KeyboardInterrupt:
+        tracker.write_checkpoint()
+        raise
+    tracker.write_checkpoint()
+    return _finish(model, problem, tracker, p, domains, options, seed, train, test, t_start)
+
+
+def _run_search(tracker, problem, p0, stages, domains, options, seed, progress):
     with Progress(progress) as bar:
         tracker.progress = bar
         bar.stage("linear start", 1)
@@ -561,8 +637,14 @@ def fit(model, train, seed: int = 0, test=None, options: FitOptions | None = Non
             p = varpro_stage(tracker, tracker.best_p, idx, domains, options)
         # late training: linear-only refit at the best nonlinear point
         bar.stage("final linear refit", 1)
-        p_final, loss = tracker.evaluate(tracker.best_p, "final", refine=True)
-        p = tracker.best_p
+        tracker.evaluate(tracker.best_p, "final", refine=True)
+        return tracker.best_p
+
+
+def _finish(model, problem, tracker, p, domains, options, seed, train, test, t_start):
+    from .. import __version__
+
+    ir = problem.ir
     at_bounds = []
     for k, (lo, hi) in domains.items():
         q = ir.params[k]
@@ -586,13 +668,14 @@ def fit(model, train, seed: int = 0, test=None, options: FitOptions | None = Non
         "test_data": ({"path": test.path, "sha256": test.sha256(), "n_structures": len(test)}
                       if test is not None else None),
         "loss": problem.loss(np.concatenate([np.concatenate([[ei], fi.ravel()]) for ei, fi in zip(e, f)])),
-        "n_evaluations": problem.n_evaluations,
-        "n_failed_evaluations": problem.n_failures,
+        "n_evaluations": len(tracker.history),
+        "n_failed_evaluations": sum(h is None for h in tracker.history),
         "search_domains": {ir.params[k].name: list(v) for k, v in domains.items()},
         "at_bounds": at_bounds,
-        "wall_time": round(time.perf_counter() - t_start, 3),
         "compot_version": __version__,
         "metrics": metrics,
-        "history": [h["rms"] for h in tracker.history],
+        "history": tracker.history,
     }
+    trained.wall_time = round(time.perf_counter() - t_start, 3)
+    trained.n_replayed = tracker.n_replayed
     return trained
