@@ -28,15 +28,29 @@ def _config_weights(items):
 
 
 def _check_output(path):
+    """Fail before any work if ``path`` cannot be written (missing or read-only directory)."""
+    import tempfile
+
     d = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(d):
         raise CompotError(f"cannot write {path}: directory {d} does not exist")
-    if not os.access(d, os.W_OK):
-        raise CompotError(f"cannot write {path}: directory {d} is not writable")
+    if os.path.isdir(path):
+        raise CompotError(f"cannot write {path}: it is a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".compot-write-test-", dir=d)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CompotError(f"cannot write {path}: directory {d} is not writable ({exc.strerror})") from None
 
 
 def infer_elements(elements, dataset):
     """Elements for a model: given, or the single species of the data (multi-element: an error)."""
+    from ase.data import chemical_symbols
+
+    for e in elements or []:
+        if e not in chemical_symbols or e == "X":
+            raise CompotError(f"unknown chemical element {e!r}")
     species = sorted({s for st in dataset for s in st.atoms.get_chemical_symbols()})
     if elements:
         unknown = [s for s in species if s not in elements]

@@ -49,7 +49,7 @@ def _run(text, cache_dir, n=1):
 
 def test_concurrent_builds_and_corruption(tmp_path):
     text = "E[G3L2] + G2"   # a model no other test compiles
-    outs = _run(text, tmp_path, n=4)
+    outs = _run(text, tmp_path, n=8)
     assert sum(not o["hit"] for o in outs) == 1, outs          # exactly one process built it
     assert len({o["e"] for o in outs}) == 1
     entries = [p for p in tmp_path.iterdir() if not p.name.endswith(".lock")]
