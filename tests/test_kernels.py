@@ -125,8 +125,11 @@ def test_invariances(text, compiled, nb_test_frames):
         assert abs(rb["energy"] - r0["energy"]) < tol
         assert np.abs(rb["forces"] - r0["forces"][perm]).max() < 1e-10
         assert np.abs(rb["energies"] - r0["energies"][perm]).max() < 1e-10
-        # forces sum to zero; energy extensive under replication
+        # forces sum to zero; virial symmetric; energy extensive under replication
         assert np.abs(r0["forces"].sum(axis=0)).max() < 1e-9
+        nl = model.neighbor_list(atoms)
+        _, _, virial = model._kernel.energy_forces(nl.n, nl.i, nl.j, nl.d, p)
+        assert np.abs(virial - virial.T).max() <= 1e-12 * np.abs(virial).max()
         big = model.evaluate(atoms * (2, 2, 2), p)
         assert abs(big["energy"] - 8 * r0["energy"]) < 1e-10 * abs(8 * r0["energy"]) + 1e-9
         assert np.abs(big["stress"] - r0["stress"]).max() < 1e-10 + 1e-9 * np.abs(r0["stress"]).max()
