@@ -49,6 +49,13 @@ def fim(model, data, params=None, bits=256, **kw):
     return _fim(model, data, params=params, bits=bits, **kw)
 
 
+def design(train, test=None, log=None, **options):
+    """FIM-guided search over model compositions; see :mod:`compot.runtime.design`."""
+    from .runtime.design import DesignOptions, design as _design
+
+    return _design(train, test, DesignOptions(**options), log=log)
+
+
 def read_data(path):
     """Read a DFT data file (extxyz or anything ASE reads) into a checked Dataset."""
     from .runtime.data import read_dataset
@@ -64,5 +71,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'compot' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "compile", "parse", "fit", "load", "fim", "read_data", "Calculator",
+__all__ = ["__version__", "compile", "parse", "fit", "load", "fim", "design", "read_data", "Calculator",
            "CompotError", "ModelSyntaxError", "ModelError", "DataError", "BuildError", "ModelFileError"]

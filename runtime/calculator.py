@@ -14,9 +14,13 @@ class Calculator(_ASECalculator):
     The neighbour list is rebuilt only when positions, cell, pbc or species change (which for
     ASE means on every MD step; no skin is used, so results are exact)."""
 
-    implemented_properties = ["energy", "energies", "forces", "stress", "free_energy"]
+    implemented_properties = ["energy", "energies", "forces", "stress", "free_energy", "energy_std",
+                              "forces_std"]
 
-    def __init__(self, model, params=None, **kwargs):
+    def __init__(self, model, params=None, uncertainty: bool = False, **kwargs):
+        """``uncertainty=True`` adds ``energy_std`` and ``forces_std`` (FIM parameter covariance
+        propagated to the prediction) and their ``*_predictive`` versions (plus the residual
+        variance of the training data) to ``results``."""
         super().__init__(**kwargs)
         if not hasattr(model, "evaluate"):
             from .modelfile import load_model
@@ -24,6 +28,7 @@ class Calculator(_ASECalculator):
             model = load_model(model)
         self.model = model
         self.params = model.parameter_vector(params if params is not None else model.parameters)
+        self.uncertainty = uncertainty
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
@@ -32,5 +37,9 @@ class Calculator(_ASECalculator):
                         "energies": r["energies"], "forces": r["forces"]}
         if "stress" in r:
             self.results["stress"] = r["stress"]
+        if self.uncertainty or "energy_std" in properties or "forces_std" in properties:
+            from .uncertainty import predict_std
+
+            self.results.update(predict_std(self.model, self.atoms))
         elif "stress" in properties:
             raise CompotError("stress needs a periodic cell with three independent vectors")

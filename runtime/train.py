@@ -570,14 +570,16 @@ class Progress:
 
 # ----------------------------------------------------------------------------- fit
 def fit(model, train, seed: int = 0, test=None, options: FitOptions | None = None,
-        progress: bool | None = None, initial=None, checkpoint=None, resume: bool = False, **kw):
+        progress: bool | None = None, initial=None, checkpoint=None, resume: bool = False,
+        uncertainty: bool = True, **kw):
     """Train ``model`` on ``train`` (path, Dataset or list of ase.Atoms with energies and forces).
 
     Returns a new :class:`~compot.runtime.model.Model` with ``parameters`` and ``metadata``
     (options, seed, data hash, metrics, history); ``wall_time`` is an attribute, not metadata, so
     that the same fit always gives the same model file.  Keyword options are those of
     :class:`FitOptions`.  ``checkpoint``: a file where the evaluations are saved as the fit goes;
-    with ``resume=True`` an interrupted fit continues from it."""
+    with ``resume=True`` an interrupted fit continues from it.  ``uncertainty``: store the FIM
+    parameter covariance (see :mod:`compot.runtime.uncertainty`) with the model."""
     import sys
 
     if options is None:
@@ -591,17 +593,33 @@ def fit(model, train, seed: int = 0, test=None, options: FitOptions | None = Non
     t_start = time.perf_counter()
     problem = Problem(model, train, options)
     ir = problem.ir
-    p0 = model.parameter_vector(initial if initial is not None else model.initial_parameters(seed))
+    # starting point: defaults, overridden by any ``initial`` values given (a partial dict is a
+    # warm start, e.g. from trained submodels); lambda domains adapt to the data in either case
+    start = model.initial_parameters(seed)
+    given = {}
+    if initial is not None:
+        given = dict(initial) if hasattr(initial, "keys") else \
+            dict(zip(model.parameter_names, model.parameter_vector(initial)))
+        unknown = [k for k in given if k not in start]
+        if unknown:
+            raise CompotError(f"initial values for unknown parameters: {', '.join(unknown[:5])}")
+    p0 = model.parameter_vector({**start, **{k: float(v) for k, v in given.items()}})
     domains = {k: (q.lower, q.upper) for k, q in enumerate(ir.params) if not q.linear}
-    if initial is None:
-        lam = lambda_domains(problem, p0, options.lambda_range)
-        domains.update(lam)
-        rng = np.random.default_rng(seed)
-        for k, (lo, hi) in lam.items():
-            p0[k] = rng.uniform(0.6 * lo, 0.6 * hi)
+    lam = lambda_domains(problem, p0, options.lambda_range)
+    domains.update(lam)
+    rng = np.random.default_rng(seed)
+    for k, (lo, hi) in lam.items():
+        draw = rng.uniform(0.6 * lo, 0.6 * hi)
+        if ir.params[k].name in given:
+            lo2, hi2 = min(lo, p0[k] * 1.5), max(hi, p0[k] * 1.5)
+            domains[k] = (lo2, hi2)              # keep a warm-started lambda inside its domain
+        else:
+            p0[k] = draw
+    for k, (lo, hi) in domains.items():
+        p0[k] = min(max(p0[k], lo), hi)
     stages = _stage_plan(ir, options)
     identity = {"model": model.text, "cutoff": model.cutoff, "seed": seed, "options": asdict(options),
-                "data": train.sha256(), "initial": None if initial is None else p0.tolist()}
+                "data": train.sha256(), "initial": {k: float(v) for k, v in sorted(given.items())} or None}
     cache = read_checkpoint(checkpoint, identity) if (resume and checkpoint and os.path.exists(checkpoint)) \
         else None
     tracker = _Tracker(problem, None, checkpoint, identity, cache)
@@ -611,7 +629,12 @@ def fit(model, train, seed: int = 0, test=None, options: FitOptions | None = Non
         tracker.write_checkpoint()
         raise
     tracker.write_checkpoint()
-    return _finish(model, problem, tracker, p, domains, options, seed, train, test, t_start)
+    trained = _finish(model, problem, tracker, p, domains, options, seed, train, test, t_start)
+    if uncertainty:
+        from .uncertainty import attach_uncertainty
+
+        attach_uncertainty(trained, train)
+    return trained
 
 
 def _run_search(tracker, problem, p0, stages, domains, options, seed, progress):

@@ -1,0 +1,322 @@
+"""``compot design``: FIM-guided search over the model language (the paper's Fig. 1 loop).
+
+Start from a seed set of single-term models, then repeatedly take the best configurations so far
+and propose recombinations -- growth of a basis (n + 2) or of the layers (m + 1), sums with a
+shared-basis N term, sums of two good models with distinct bases, products with a small linear
+factor -- train them (warm-started from the parent's nonlinear parameters) and judge them by
+
+    score = log10(force RMSE) + 0.5 log10(energy RMSE) + 0.002 P + 0.1 (1 - n_SC / n_linear)
+
+on a validation split held out from the training data (RMSEs in eV/A and eV/atom, P the number
+of parameters, n_SC the number of FIM eigenvalues in the sloppy-cutoff region).  Lower is better;
+the weights are options.  Every configuration is logged as one JSON line; the search is
+deterministic for a seed and resumes from its log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import CompotError
+from ..grammar import nodes as n, parse
+from .data import Dataset, as_dataset
+
+SEED_SET = ("G4", "G8", "C8", "E[G4L2]", "E[G6L4]", "N[E[G4L2]]")
+
+
+@dataclass
+class DesignOptions:
+    budget: int = 16                    # configurations to train (seed set included)
+    time_limit: float | None = None     # seconds; no new training starts after it
+    max_params: int = 80
+    validation_fraction: float = 0.2
+    seed: int = 0
+    top_k: int = 3                      # parents per round
+    seeds: tuple = SEED_SET
+    w_energy: float = 0.5
+    w_params: float = 0.002
+    w_sloppy: float = 0.1
+    max_size: int = 16                  # largest basis proposed
+    max_layers: int = 8
+    effort: float = 0.5                 # fraction of the default BO budget per stage
+
+
+def score(rec: dict, opt: DesignOptions) -> float:
+    v = rec["validation"]
+    if not (v["force_rmse"] > 0 and v["energy_rmse"] > 0):
+        return math.inf
+    sloppy = 1.0 - rec["n_sc"] / max(rec["n_linear"], 1)
+    return (math.log10(v["force_rmse"]) + opt.w_energy * math.log10(v["energy_rmse"])
+            + opt.w_params * rec["n_params"] + opt.w_sloppy * sloppy)
+
+
+def split(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """Deterministic validation split, stratified by config_type."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for ct in dataset.config_types:
+        idx = [k for k, s in enumerate(dataset) if s.config_type == ct]
+        rng.shuffle(idx)
+        nv = int(round(fraction * len(idx))) if len(idx) > 1 else 0
+        val += idx[:nv]
+        train += idx[nv:]
+    return (Dataset([dataset[k] for k in sorted(train)], dataset.path),
+            Dataset([dataset[k] for k in sorted(val)], dataset.path))
+
+
+# ----------------------------------------------------------------------------- proposals
+def _terms(e):
+    if isinstance(e, (n.Linear, n.Exp, n.NExp)):
+        return [e]
+    if isinstance(e, n.Sum):
+        return [t for c in e.terms for t in _terms(c)]
+    return _terms(e.left) + _terms(e.right)
+
+
+def _map(e, f):
+    if isinstance(e, n.Sum):
+        return n.Sum(tuple(_map(c, f) for c in e.terms))
+    if isinstance(e, n.Product):
+        return n.Product(_map(e.left, f), _map(e.right, f))
+    return f(e)
+
+
+def _expr_text(e) -> str:
+    from ..grammar import expr_text
+
+    return expr_text(e)
+
+
+def proposals(parent: str, others: list[str], opt: DesignOptions, kinds: bool = False) -> list:
+    """Recombinations of ``parent`` (canonical expression text), in a fixed order; with ``kinds``
+    as (text, kind) pairs, kind one of grow-basis, grow-layers, partner, sum, product."""
+    expr = parse(parent).expr
+    out = []
+    specs = []
+    for t in _terms(expr):
+        if t.basis.spec is not None and t.basis.spec not in specs:
+            specs.append(t.basis.spec)
+    # growth of a basis (every use of that spec together, so shared bases stay shared)
+    for s in specs:
+        if s.size + 2 <= opt.max_size:
+            bigger = n.ShortBasis(s.kind, s.size + 2)
+            out.append(("grow-basis", _expr_text(_map(expr, lambda t: dataclasses.replace(
+                t, basis=n.BasisRef(spec=bigger)) if t.basis.spec == s else t))))
+    # growth of the layers of every E/N term
+    if any(isinstance(t, (n.Exp, n.NExp)) for t in _terms(expr)):
+        out.append(("grow-layers", _expr_text(_map(expr, lambda t: dataclasses.replace(
+            t, layers=min(t.layers + 1, opt.max_layers)) if isinstance(t, (n.Exp, n.NExp)) else t))))
+    # a single E (or N) term gains its shared-basis partner
+    if isinstance(expr, n.Exp):
+        out.append(("partner", _expr_text(n.Sum((expr, n.NExp(expr.basis, expr.layers))))))
+    if isinstance(expr, n.NExp):
+        out.append(("partner", _expr_text(n.Sum((n.Exp(expr.basis, expr.layers), expr)))))
+    # sums with other good models, and products with a small linear factor
+    for other in others:
+        if other != parent and "*" not in other and "*" not in parent:
+            out.append(("sum", f"{parent} + {other}"))
+    if not isinstance(expr, n.Product) and not isinstance(expr, n.Sum):
+        for a in (4, 8):
+            out.append(("product", f"G{a} * {parent}"))
+    seen, result = set(), []
+    for kind, text in out:
+        canon = _expr_text(parse(text).expr)
+        if canon not in seen and canon != parent:
+            seen.add(canon)
+            result.append((canon, kind) if kinds else canon)
+    return result
+
+
+def n_params(text: str) -> tuple[int, int, bool]:
+    """(linear, nonlinear, degenerate) parameter counts of a model text."""
+    from ..compiler.lower import lower
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        low = lower(parse(text))
+    return (sum(p.linear for p in low.params), sum(not p.linear for p in low.params),
+            bool(low.warnings))
+
+
+def warm_start(parent_rec: dict | None, model) -> dict:
+    """Nonlinear parameters of the parent whose names and basis specs match the child's."""
+    if not parent_rec:
+        return {}
+    child_bases = {b.label: b.text for b in model.ir.bases}
+    parent_bases = parent_rec.get("bases", {})
+    out = {}
+    for q in model.ir.params:
+        if q.linear or q.name not in parent_rec["parameters"]:
+            continue
+        owner = q.name.split(".")[0]
+        if owner in child_bases and parent_bases.get(owner) != child_bases[owner]:
+            if not (q.role in ("alpha", "beta") and parent_bases.get(owner, "")[:1] == child_bases[owner][:1]):
+                continue
+        out[q.name] = parent_rec["parameters"][q.name]
+    return out
+
+
+# ----------------------------------------------------------------------------- the loop
+@dataclass
+class DesignResult:
+    records: list = field(default_factory=list)
+
+    def best(self, opt):
+        return min(self.records, key=lambda r: score(r, opt))
+
+    def pareto(self, key="force_rmse"):
+        front, best = [], math.inf
+        for r in sorted(self.records, key=lambda r: (r["n_params"], r["validation"][key])):
+            if r["validation"][key] < best:
+                front.append(r)
+                best = r["validation"][key]
+        return front
+
+
+def read_log(path) -> list[dict]:
+    recs = []
+    if path and os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            for k, line in enumerate(f):
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    recs.append(json.loads(line))
+                except ValueError:
+                    raise CompotError(f"{path}, line {k + 1}: not a JSON record (damaged log?)") from None
+    return recs
+
+
+def design(train, test=None, options: DesignOptions | None = None, log=None, progress: bool = False,
+           cutoff: float = 5.0, elements=None, say=print) -> DesignResult:
+    from .compile import compile_model
+    from .fim import fim
+    from .train import fit
+
+    opt = options or DesignOptions()
+    data = as_dataset(train)
+    test = as_dataset(test) if test is not None else None
+    fit_set, val_set = split(data, opt.validation_fraction, opt.seed)
+    if len(val_set) == 0:
+        raise CompotError("the validation split is empty: give more structures or a larger fraction")
+    records = read_log(log)
+    identity = {"data": data.sha256(), "seed": opt.seed, "cutoff": cutoff}
+    for r in records:
+        if r.get("identity") != identity:
+            raise CompotError(f"{log} was written by a different design run (data, seed or cutoff "
+                              "differ); use another --log file")
+    done = {r["text"] for r in records}
+    t_start = time.perf_counter()
+    queue = [s for s in opt.seeds]
+    parents: dict[str, str | None] = {s: None for s in queue}
+    if records:
+        say(f"resuming from {log}: {len(records)} configurations already evaluated")
+
+    kinds_of: dict[str, str] = {}
+
+    def next_candidate():
+        for s in queue:
+            canon = _expr_text(parse(s).expr)
+            if canon not in done:
+                return canon, parents.get(s)
+        ranked = sorted(records, key=lambda r: score(r, opt))
+        top = [r["text"] for r in ranked[:opt.top_k]]
+        used = {}
+        for r in records:
+            if r.get("kind"):
+                used[r["kind"]] = used.get(r["kind"], 0) + 1
+        candidates = []
+        for rank, parent in enumerate(top):
+            for order, (cand, kind) in enumerate(proposals(parent, top, opt, kinds=True)):
+                if cand in done or any(c[2] == cand for c in candidates):
+                    continue
+                lin, nl, degenerate = n_params(cand)
+                if lin + nl <= opt.max_params and not degenerate:
+                    candidates.append(((used.get(kind, 0), rank, order), parent, cand, kind))
+        if not candidates:
+            return None, None
+        _, parent, cand, kind = min(candidates)
+        kinds_of[cand] = kind
+        return cand, parent
+
+    while len(records) < opt.budget:
+        if opt.time_limit is not None and time.perf_counter() - t_start > opt.time_limit:
+            say("time limit reached")
+            break
+        text, parent = next_candidate()
+        if text is None:
+            say("no new proposals")
+            break
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = compile_model(text, cutoff=cutoff, elements=elements)
+            prec = next((r for r in records if r["text"] == parent), None)
+            init = warm_start(prec, model)
+            nl = len(model.nonlinear_names)
+            bo = dict(bo_init_points=max(2, int(round(opt.effort * (2 * nl + 2)))),
+                      bo_iterations=max(2, int(round(opt.effort * (6 * nl + 6))))) if nl else {}
+            trained = fit(model, fit_set, seed=opt.seed, test=val_set, initial=init or None,
+                          progress=progress, uncertainty=False, **bo)
+            f = fim(trained, fit_set)
+        m = trained.metadata["metrics"]
+        rec = {"text": text, "parent": parent, "kind": kinds_of.get(text, "seed"), "identity": identity,
+               "n_linear": len(model.linear_names), "n_nonlinear": nl,
+               "n_params": len(model.parameter_names), "log10_kappa": f.log10_kappa, "n_sc": f.n_sc,
+               "validation": {k: m["test"][k] for k in ("energy_rmse", "force_rmse",
+                                                        "force_amplitude_rmse", "force_angle_rmse")},
+               "train": {k: m["train"][k] for k in ("energy_rmse", "force_rmse")},
+               "parameters": trained.parameters,
+               "bases": {b.label: b.text for b in model.ir.bases},
+               "time": round(time.perf_counter() - t0, 2)}
+        if test is not None:
+            tm = trained.metrics(test)
+            rec["test"] = {k: tm[k] for k in ("energy_rmse", "force_rmse", "force_amplitude_rmse",
+                                              "force_angle_rmse")}
+        rec["score"] = score(rec, opt)
+        records.append(rec)
+        done.add(text)
+        if log:
+            with open(log, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(rec, allow_nan=True) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        say(f"[{len(records):2d}/{opt.budget}] {text:32s} P={rec['n_params']:3d} "
+            f"val F {rec['validation']['force_rmse']:.4f} E {rec['validation']['energy_rmse'] * 1000:6.2f} "
+            f"log10k {f.log10_kappa:5.1f} nSC {f.n_sc:2d}/{rec['n_linear']:2d} score {rec['score']:.3f} "
+            f"({rec['time']:.0f} s){' <- ' + parent if parent else ''}")
+    return DesignResult(records)
+
+
+def pareto_plot(result: DesignResult, path, title="") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recs = result.records
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    ax.scatter([r["n_params"] for r in recs], [r["validation"]["force_rmse"] for r in recs], s=14,
+               color="tab:gray", label="evaluated")
+    front = result.pareto()
+    ax.plot([r["n_params"] for r in front], [r["validation"]["force_rmse"] for r in front], "o-",
+            color="tab:red", label="Pareto front")
+    for r in front:
+        ax.annotate(r["text"].replace(" + ", "⊕").replace(" * ", "⊗"), (r["n_params"], r["validation"]["force_rmse"]),
+                    fontsize=6, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("validation force RMSE (eV/Å)")
+    ax.set_title(title or "compot design", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)

@@ -1,0 +1,120 @@
+"""FIM-guided design search and FIM-based uncertainty."""
+
+import json
+
+import numpy as np
+import pytest
+
+import compot
+from compot.runtime.data import as_dataset
+from compot.runtime.demo import make_emt_data
+from compot.runtime.design import DesignOptions, design, n_params, proposals, read_log, split
+from compot.runtime.train import fit
+from compot.runtime.uncertainty import calibration, parameter_covariance, predict_std
+
+
+@pytest.fixture(scope="module")
+def emt():
+    train, test = make_emt_data(n_train=16, n_test=6, seed=3)
+    return as_dataset(train), as_dataset(test)
+
+
+@pytest.mark.parametrize("parent", ["G8", "C4", "E[G6L4]", "N[E[G4L2]]", "E[G6L4] + N[E[G6L4]]",
+                                    "G4 * E[G6L4]"])
+def test_proposals_are_valid_new_models(parent):
+    opt = DesignOptions()
+    out = proposals(parent, ["G8", "E[G6L4]", "C8"], opt, kinds=True)
+    assert out, parent
+    for text, kind in out:
+        lin, nl, degenerate = n_params(text)            # parses and lowers
+        assert text != parent and lin > 0
+        assert kind in {"grow-basis", "grow-layers", "partner", "sum", "product"}
+        if kind == "grow-basis":
+            assert n_params(text)[0] > n_params(parent)[0]
+    texts = [t for t, _ in out]
+    assert len(set(texts)) == len(texts)
+
+
+def test_specific_proposal_rules():
+    opt = DesignOptions()
+    assert "E[G6L4] + N[E[G6L4]]" in proposals("E[G6L4]", [], opt)      # shared-basis partner
+    assert "E[G8L4] + N[E[G8L4]]" in proposals("E[G6L4] + N[E[G6L4]]", [], opt)  # shared growth
+    assert "G4 * E[G6L4]" in proposals("E[G6L4]", [], opt)
+    assert "E[G6L4] + C8" in proposals("E[G6L4]", ["E[G6L4]", "C8"], opt)
+    assert all("G18" not in t for t in proposals("G16", [], opt))       # max_size respected
+    assert n_params("E[G6L4] + N[E[G6L4]] + E[G6L4]")[2]                # degenerate detected
+
+
+def test_split_is_stratified_and_deterministic(emt):
+    train, _ = emt
+    a, va = split(train, 0.25, 0)
+    b, vb = split(train, 0.25, 0)
+    assert [s.source for s in va] == [s.source for s in vb]
+    assert len(a) + len(va) == len(train)
+    assert {s.config_type for s in va} == set(train.config_types)
+
+
+OPTS = dict(budget=3, seeds=("G3", "E[G3L2]"), effort=0.3, seed=1)
+
+
+def _strip(recs):
+    return [{k: v for k, v in r.items() if k != "time"} for r in recs]
+
+
+def test_design_resumes_and_is_deterministic(emt, tmp_path):
+    train, test = emt
+    log = tmp_path / "d.jsonl"
+    first = design(train, test, DesignOptions(**OPTS), log=str(log), say=lambda *a: None)
+    assert len(first.records) == 3 and len(read_log(log)) == 3
+    assert first.records[2]["parent"] in ("G3", "E[G3L2]")             # a proposal, not a seed
+    more = design(train, test, DesignOptions(**{**OPTS, "budget": 4}), log=str(log), say=lambda *a: None)
+    assert _strip(more.records[:3]) == _strip(json.loads(json.dumps(first.records)))
+    assert len(read_log(log)) == 4
+    again = design(train, test, DesignOptions(**{**OPTS, "budget": 4}), log=str(tmp_path / "e.jsonl"),
+                   say=lambda *a: None)
+    assert _strip(again.records) == _strip(json.loads(json.dumps(more.records)))
+    front = more.pareto()
+    assert front and all(a["n_params"] <= b["n_params"] for a, b in zip(front, front[1:]))
+    with pytest.raises(compot.CompotError, match="different design run"):
+        design(train, test, DesignOptions(**{**OPTS, "seed": 2}), log=str(log), say=lambda *a: None)
+
+
+def test_covariance_of_linear_model_matches_direct_computation(compiled, emt):
+    train, _ = emt
+    model = compiled("G3")
+    trained = fit(model, train, seed=0, bo_init_points=2, bo_iterations=2, progress=False)
+    u = parameter_covariance(trained, train)
+    assert u["n_sc"] == 4                                               # all directions stiff
+    lin = [model.parameter_names.index(n) for n in model.linear_names]
+    p = trained.parameter_vector()
+    J, r = [], []
+    for s in train:
+        Jm, e, f = trained.jacobian(s.atoms, p, return_values=True)
+        J.append(Jm[:, lin])
+        r.append(np.concatenate([[e - s.energy], (f - s.forces).ravel()]))
+    J, r = np.vstack(J), np.concatenate(r)
+    sigma2 = r @ r / (len(r) - 4)
+    direct = sigma2 * np.linalg.inv(J.T @ J)
+    assert u["sigma2"] == pytest.approx(sigma2, rel=1e-10)
+    assert np.allclose(u["covariance"], direct, rtol=1e-7, atol=0)
+
+
+def test_uncertainty_in_model_file_calculator_and_calibration(compiled, emt, tmp_path):
+    train, test = emt
+    trained = fit(compiled("E[G3L2]"), train, seed=0, bo_init_points=2, bo_iterations=2, progress=False)
+    path = tmp_path / "m.json"
+    trained.save(path)
+    loaded = compot.load(path)
+    atoms = test[0].atoms.copy()
+    atoms.calc = compot.Calculator(loaded, uncertainty=True)
+    atoms.get_potential_energy()
+    res = atoms.calc.results
+    assert res["energy_std"] > 0 and res["forces_std"].shape == (len(atoms), 3)
+    assert res["energy_std_predictive"] > res["energy_std"]
+    direct = predict_std(trained, atoms)
+    assert res["energy_std"] == pytest.approx(direct["energy_std"], rel=1e-12)
+    cal = calibration(loaded, test)
+    for q in ("energy", "forces"):
+        for kind in ("parameter", "predictive"):
+            c = cal[q][kind]
+            assert 0 <= c["within_1sigma"] <= c["within_2sigma"] <= 1
