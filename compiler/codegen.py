@@ -99,8 +99,9 @@ def _fmt_double(x: float) -> str:
     return repr(float(x))
 
 
-def c_source(m: LoweredModel, d: Derived | None = None) -> str:
-    """Self-contained C source of the model's physics and driver loops."""
+def c_source(m: LoweredModel, d: Derived | None = None, drivers: bool = True) -> str:
+    """Self-contained C source of the model's physics and (unless ``drivers=False``, e.g. for the
+    LAMMPS pair style, which brings its own loops) the driver loops."""
     if d is None:
         d = derive(m)
     NP, NPSI, NCHI, NB = len(m.params), len(m.psi), len(m.chi), len(m.basis_params)
@@ -223,7 +224,7 @@ def c_source(m: LoweredModel, d: Derived | None = None) -> str:
     w("}")
     w("")
     driver = resources.files(__package__).joinpath("templates", "driver.c").read_text(encoding="utf-8")
-    text = "\n".join(out) + "\n\n" + driver
+    text = "\n".join(out) + "\n\n" + (driver if drivers else "")
     if "\\" in text or '"""' in text:
         raise AssertionError("generated C must not contain backslashes or triple quotes")
     return text

@@ -75,7 +75,8 @@ def cmd_fit(args) -> int:
     options = FitOptions(optimizer=args.optimizer, stages=args.stages, energy_weight=args.energy_weight,
                          force_weight=args.force_weight, per_atom_energy=args.per_atom_energy,
                          config_weights=_config_weights(args.config_weight),
-                         bo_init_points=args.bo_init, bo_iterations=args.bo_iter)
+                         bo_init_points=args.bo_init, bo_iterations=args.bo_iter,
+                         linear_rcond=args.linear_rcond)
     train = read_dataset(args.train)
     test = read_dataset(args.test) if args.test else None
     text = _model_text(args.expr)
@@ -230,7 +231,32 @@ def cmd_design(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .lammps_export import export_lammps
+    from .modelfile import load_model
+
+    if not args.lammps:
+        raise CompotError("give an export target: --lammps DIR")
+    model = load_model(args.model)
+    res = export_lammps(model, args.lammps, name=args.name, build=args.build)
+    if args.json:
+        _emit(res)
+        return 0
+    print("wrote " + ", ".join(res["files"]))
+    if not args.build:
+        print(f"build: sh {os.path.join(args.lammps, 'build.sh')}   (then see in.example)")
+    return 0
+
+
 def register(sub, common, model_args) -> None:
+    p = sub.add_parser("export", help="export a trained model (LAMMPS plugin pair style)")
+    p.add_argument("model", help="model file (from compot fit)")
+    p.add_argument("--lammps", metavar="DIR", help="write a LAMMPS plugin pair style into DIR")
+    p.add_argument("--name", default="model", help="pair style compot/NAME (default model)")
+    p.add_argument("--build", action="store_true", help="also compile the plugin")
+    common(p)
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("fit", help="train a model on DFT data (the paper's dual-bipartite procedure)")
     model_args(p)
     p.add_argument("--train", required=True, help="training data (extxyz or any ASE format)")
@@ -247,6 +273,9 @@ def register(sub, common, model_args) -> None:
                    help="weight of a config_type (repeatable)")
     p.add_argument("--bo-init", type=int, default=None, help="random BO points per stage")
     p.add_argument("--bo-iter", type=int, default=None, help="BO iterations per stage")
+    p.add_argument("--linear-rcond", type=float, default=None,
+                   help="truncate the linear solve at this relative singular value (e.g. 3.2e-8: "
+                        "the FIM's SC region); smaller, better-conditioned coefficients")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted fit from OUTPUT.checkpoint (same command otherwise)")

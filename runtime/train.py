@@ -51,6 +51,9 @@ class FitOptions:
     refine_max_nfev: int = 100            # products, final refit: variable-projection LM evaluations
     varpro_max_nfev: int = 60
     ridge: float = 0.0                    # Tikhonov regularisation of the linear solve
+    linear_rcond: float | None = None     # truncate the linear solve at this relative singular value
+                                          # of the weighted raw Jacobian (e.g. 3.2e-8 = FIM SC region);
+                                          # None: column-scaled minimum-norm solve (default)
 
     def __post_init__(self):
         if self.optimizer not in ("bo", "varpro", "bo+varpro"):
@@ -208,6 +211,10 @@ class Problem:
     def _lstsq(self, A, b):
         Aw = A * self.w[:, None]
         bw = b * self.w
+        if self.opt.linear_rcond is not None:
+            with _single_thread():
+                x, *_ = scipy.linalg.lstsq(Aw, bw, cond=self.opt.linear_rcond, lapack_driver="gelsd")
+            return x
         norms = np.linalg.norm(Aw, axis=0)
         norms[norms == 0] = 1.0
         As = Aw / norms
