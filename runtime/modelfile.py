@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 
 from .. import __version__
 from ..errors import CompotError, ModelFileError
+from .files import atomic_write_text
 
 FORMAT = "compot-model"
 FORMAT_VERSION = 1
@@ -30,29 +30,7 @@ def model_document(model) -> dict:
 
 
 def write_json_atomic(doc: dict, path) -> None:
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise CompotError(f"cannot write {path}: directory {directory} does not exist")
-    try:
-        text = json.dumps(doc, indent=1, allow_nan=True, default=_default)
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise CompotError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise CompotError(f"cannot write {path}: {exc.strerror}") from None
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, json.dumps(doc, indent=1, allow_nan=True, default=_default) + "\n")
 
 
 def _default(o):

@@ -8,9 +8,7 @@ driver loops as plain C, see the signatures at the top of its driver section), `
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from ..compiler.codegen import c_source, pyx_source
@@ -18,6 +16,7 @@ from ..compiler.derive import derive
 from ..compiler.lower import lower
 from ..errors import CompotError
 from ..grammar import parse
+from .files import atomic_write_text
 
 _SETUP = '''"""Build the compot kernel {name} without compot: python setup.py build_ext --inplace"""
 from setuptools import Extension, setup
@@ -50,18 +49,6 @@ Use the C directly:         #include "{name}.h"
 """
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_standalone(text: str, outdir, cutoff=None, elements=None, name: str = "compot_model"):
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise CompotError(f"module name {name!r} is not a valid Python identifier")
@@ -80,10 +67,7 @@ def write_standalone(text: str, outdir, cutoff=None, elements=None, name: str = 
     except OSError as exc:
         raise CompotError(f"cannot create output directory {out}: {exc.strerror}") from None
     written = []
-    try:
-        for fname, content in files.items():
-            _atomic_write(out / fname, content)
-            written.append(str(out / fname))
-    except OSError as exc:
-        raise CompotError(f"cannot write to {out}: {exc.strerror}") from None
+    for fname, content in files.items():
+        atomic_write_text(out / fname, content)
+        written.append(str(out / fname))
     return written
