@@ -110,14 +110,31 @@ def c_source(m: LoweredModel, d: Derived | None = None, drivers: bool = True) ->
     sm = _symmap(m)
     params = set(sm[p.symbol] for p in m.params)
 
-    # pair functions, with parameter-only subexpressions hoisted into q[]
+    # pair functions (per pair type), parameter-only subexpressions hoisted into q[]
     table: dict = {}
-    pair_exprs = [e.xreplace(sm) for e in d.phi + d.dphi]
-    jac_exprs = [e.xreplace(sm) for row in d.phi_b for e in row] + \
-                [e.xreplace(sm) for row in d.dphi_b for e in row]
-    pair_h = _hoist(pair_exprs, params, table)
-    jac_h = _hoist(pair_exprs + jac_exprs, params, table)
+    pair_h, jac_h = [], []
+    for pf in d.pair:
+        pair_exprs = [e.xreplace(sm) for e in pf.phi + pf.dphi]
+        jac_exprs = [e.xreplace(sm) for row in pf.phi_b for e in row] + \
+                    [e.xreplace(sm) for row in pf.dphi_b for e in row]
+        pair_h.append(_hoist(pair_exprs, params, table))
+        jac_h.append(_hoist(pair_exprs + jac_exprs, params, table))
     q_assign = [(str(s), e) for e, s in sorted(table.items(), key=lambda kv: int(str(kv[1])[2:-1]))]
+    K = m.n_species
+    T = len(d.pair)
+
+    def switch(var: str, blocks: list[list[str]]) -> list[str]:
+        """One block per case; a single case needs no switch."""
+        if len(blocks) == 1:
+            return blocks[0]
+        lines = [f"    switch ({var}) {{"]
+        for k, b in enumerate(blocks):
+            lines.append(f"    {'default' if k == len(blocks) - 1 else f'case {k}'}: {{")
+            lines += ["    " + ln for ln in b]
+            lines.append("        break;")
+            lines.append("    }")
+        lines.append("    }")
+        return lines
 
     out = []
     w = out.append
@@ -134,10 +151,14 @@ def c_source(m: LoweredModel, d: Derived | None = None, drivers: bool = True) ->
     w(f"#define COMPOT_NCHI {NCHI}")
     w(f"#define COMPOT_NB {NB}")
     w(f"#define COMPOT_NQ {len(table)}")
+    w(f"#define COMPOT_NSPECIES {K}")
     w(f"#define COMPOT_CUTOFF {_fmt_double(m.cutoff)}")
     w(f"#define COMPOT_INV_RC {_fmt_double(1.0 / m.cutoff)}")
     w(f"static const int compot_chi_src[{max(NCHI, 1)}] = {{{', '.join(map(str, m.chi_src or [0]))}}};")
     w(f"static const int compot_basis_param[{max(NB, 1)}] = {{{', '.join(map(str, bparams or [0]))}}};")
+    w(f"/* pair type of species (si, sj): compot_pair_type[si * NSPECIES + sj]; types: "
+      f"{' '.join(m.pair_types) if K > 1 else 'one'} */")
+    w(f"static const int compot_pair_type[{K * K}] = {{{', '.join(map(str, m.pair_type_table))}}};")
     w("")
     w("/* cutoff function fc(r) = 1 - 35x^4 + 84x^5 - 70x^6 + 20x^7, x = r/rc, and its derivative */")
     w("static inline void compot_cutoff(const double r, double* fc, double* dfc) {")
@@ -154,22 +175,22 @@ def c_source(m: LoweredModel, d: Derived | None = None, drivers: bool = True) ->
     out += _block(q_assign, {}, prefix="u")
     w("}")
     w("")
-    w("/* basis functions phi_a(r) and d phi_a/dr, a = 0..NPSI-1 */")
-    w("static inline void compot_pair(const double r, const double* p, const double* q, double* phi,")
-    w("                               double* dphi) {")
-    w("    (void)p; (void)q; (void)r;")
+    w("/* basis functions phi_a(r) and d phi_a/dr, a = 0..NPSI-1, for pair type t */")
+    w("static inline void compot_pair(const double r, const int t, const double* p, const double* q,")
+    w("                               double* phi, double* dphi) {")
+    w("    (void)p; (void)q; (void)r; (void)t;")
     w("    double fc, dfc;")
     w("    compot_cutoff(r, &fc, &dfc);")
     tg = [f"phi[{a}]" for a in range(NPSI)] + [f"dphi[{a}]" for a in range(NPSI)]
     if NPSI:
         w(f"    memset(phi, 0, sizeof(double) * {NPSI}); memset(dphi, 0, sizeof(double) * {NPSI});")
-    out += _block(list(zip(tg, pair_h)), {})
+    out += switch("t", [_block(list(zip(tg, ph)), {}) for ph in pair_h])
     w("}")
     w("")
     w("/* as compot_pair, plus derivatives by the basis parameters: phi_b[a*NB+b], dphi_b[a*NB+b] */")
-    w("static inline void compot_pair_jac(const double r, const double* p, const double* q, double* phi,")
-    w("                                   double* dphi, double* phi_b, double* dphi_b) {")
-    w("    (void)p; (void)q; (void)r;")
+    w("static inline void compot_pair_jac(const double r, const int t, const double* p, const double* q,")
+    w("                                   double* phi, double* dphi, double* phi_b, double* dphi_b) {")
+    w("    (void)p; (void)q; (void)r; (void)t;")
     w("    double fc, dfc;")
     w("    compot_cutoff(r, &fc, &dfc);")
     if NPSI:
@@ -178,48 +199,50 @@ def c_source(m: LoweredModel, d: Derived | None = None, drivers: bool = True) ->
         w(f"    memset(phi_b, 0, sizeof(double) * {NPSI * NB}); memset(dphi_b, 0, sizeof(double) * {NPSI * NB});")
     tg_b = [f"phi_b[{a * NB + b}]" for a in range(NPSI) for b in range(NB)] + \
            [f"dphi_b[{a * NB + b}]" for a in range(NPSI) for b in range(NB)]
-    out += _block(list(zip(tg + tg_b, jac_h)), {})
+    out += switch("t", [_block(list(zip(tg + tg_b, jh)), {}) for jh in jac_h])
     w("}")
     w("")
-    w("/* per-atom energy F(psi, chi; p); U = dF/dpsi, V = dF/dchi */")
+    w("/* per-atom energy F(psi, chi; p) of an atom of species s; U = dF/dpsi, V = dF/dchi */")
     w("static inline double compot_atom(const double* psi, const double* chi, const double* p,")
-    w("                                 double* U, double* V) {")
-    w("    (void)psi; (void)chi; (void)p; (void)U; (void)V;")
-    w("    double F;")
+    w("                                 const int s, double* U, double* V) {")
+    w("    (void)psi; (void)chi; (void)p; (void)U; (void)V; (void)s;")
+    w("    double F = 0.0;")
     if NPSI:
         w(f"    memset(U, 0, sizeof(double) * {NPSI});")
     if NCHI:
         w(f"    memset(V, 0, sizeof(double) * {NCHI});")
-    atom = [("F", d.F)] + [(f"U[{a}]", e) for a, e in enumerate(d.U)] + \
-           [(f"V[{c}]", e) for c, e in enumerate(d.V)]
-    if d.F == 0:
-        w("    F = 0.0;")
-    out += _block(atom, sm)
+
+    def atom_list(a):
+        return [("F", a.F)] + [(f"U[{k}]", e) for k, e in enumerate(a.U)] + \
+               [(f"V[{c}]", e) for c, e in enumerate(a.V)]
+
+    out += switch("s", [_block(atom_list(a), sm) for a in d.atom])
     w("    return F;")
     w("}")
     w("")
     w("/* as compot_atom, plus Fp = dF/dp, Up[a*NP+k] = dU_a/dp_k, Vp[c*NP+k], and the Hessian blocks")
     w(" * Hpp[a*NPSI+b] = dU_a/dpsi_b, Hpc[a*NCHI+c] = dU_a/dchi_c, Hcc[c*NCHI+e] = dV_c/dchi_e */")
     w("static inline double compot_atom_jac(const double* psi, const double* chi, const double* p,")
-    w("                                     double* U, double* V, double* Fp, double* Up, double* Vp,")
-    w("                                     double* Hpp, double* Hpc, double* Hcc) {")
+    w("                                     const int s, double* U, double* V, double* Fp, double* Up,")
+    w("                                     double* Vp, double* Hpp, double* Hpc, double* Hcc) {")
     w("    (void)psi; (void)chi; (void)p; (void)U; (void)V; (void)Fp; (void)Up; (void)Vp;")
-    w("    (void)Hpp; (void)Hpc; (void)Hcc;")
-    w("    double F;")
+    w("    (void)Hpp; (void)Hpc; (void)Hcc; (void)s;")
+    w("    double F = 0.0;")
     for arr, size in (("U", NPSI), ("V", NCHI), ("Fp", NP), ("Up", NPSI * NP), ("Vp", NCHI * NP),
                       ("Hpp", NPSI * NPSI), ("Hpc", NPSI * NCHI), ("Hcc", NCHI * NCHI)):
         if size:
             w(f"    memset({arr}, 0, sizeof(double) * {size});")
-    if d.F == 0:
-        w("    F = 0.0;")
-    jac = list(atom)
-    jac += [(f"Fp[{k}]", e) for k, e in enumerate(d.Fp)]
-    jac += [(f"Up[{a * NP + k}]", e) for a, row in enumerate(d.Up) for k, e in enumerate(row)]
-    jac += [(f"Vp[{c * NP + k}]", e) for c, row in enumerate(d.Vp) for k, e in enumerate(row)]
-    jac += [(f"Hpp[{a * NPSI + b}]", e) for a, row in enumerate(d.Hpp) for b, e in enumerate(row)]
-    jac += [(f"Hpc[{a * NCHI + c}]", e) for a, row in enumerate(d.Hpc) for c, e in enumerate(row)]
-    jac += [(f"Hcc[{c * NCHI + e2}]", e) for c, row in enumerate(d.Hcc) for e2, e in enumerate(row)]
-    out += _block(jac, sm)
+    def jac_list(a):
+        jac = atom_list(a)
+        jac += [(f"Fp[{k}]", e) for k, e in enumerate(a.Fp)]
+        jac += [(f"Up[{i * NP + k}]", e) for i, row in enumerate(a.Up) for k, e in enumerate(row)]
+        jac += [(f"Vp[{c * NP + k}]", e) for c, row in enumerate(a.Vp) for k, e in enumerate(row)]
+        jac += [(f"Hpp[{i * NPSI + b}]", e) for i, row in enumerate(a.Hpp) for b, e in enumerate(row)]
+        jac += [(f"Hpc[{i * NCHI + c}]", e) for i, row in enumerate(a.Hpc) for c, e in enumerate(row)]
+        jac += [(f"Hcc[{c * NCHI + e2}]", e) for c, row in enumerate(a.Hcc) for e2, e in enumerate(row)]
+        return jac
+
+    out += switch("s", [_block(jac_list(a), sm) for a in d.atom])
     w("    return F;")
     w("}")
     w("")
@@ -244,6 +267,7 @@ def pyx_source(m: LoweredModel, csrc: str | None = None) -> str:
         "@NAMES@": "(" + "".join(repr(n) + ", " for n in m.parameter_names) + ")",
         "@NPSI@": str(len(m.psi)),
         "@NCHI@": str(len(m.chi)),
+        "@NSPECIES@": str(m.n_species),
         "@NP@": str(len(m.params)),
         "@CSOURCE@": indented,
     }

@@ -25,12 +25,8 @@ def _subs_cutoff(e: sp.Expr) -> sp.Expr:
 
 
 @dataclass
-class Derived:
-    """Lists of SymPy expressions, ready for code generation."""
-    phi: list[sp.Expr]          # phi_a(r)                  (NPSI)
-    dphi: list[sp.Expr]         # d phi_a / dr              (NPSI)
-    phi_b: list[list[sp.Expr]]  # d phi_a / d q_b           (NPSI x NB)
-    dphi_b: list[list[sp.Expr]] # d^2 phi_a / dr dq_b       (NPSI x NB)
+class AtomForms:
+    """Derivatives of one species' per-atom energy F."""
     F: sp.Expr
     U: list[sp.Expr]            # dF/dpsi_a
     V: list[sp.Expr]            # dF/dchi_c
@@ -42,22 +38,51 @@ class Derived:
     Hcc: list[list[sp.Expr]]    # dV_c/dchi_d
 
 
-def derive(m: LoweredModel) -> Derived:
-    bsyms = [p.symbol for p in m.basis_params]
-    phi_raw = m.pair_functions()
-    dphi_raw = [sp.diff(f, R) for f in phi_raw]
-    phi = [_subs_cutoff(f) for f in phi_raw]
-    dphi = [_subs_cutoff(f) for f in dphi_raw]
-    phi_b = [[_subs_cutoff(sp.diff(f, q)) for q in bsyms] for f in phi_raw]
-    dphi_b = [[_subs_cutoff(sp.diff(f, q)) for q in bsyms] for f in dphi_raw]
-    F = m.energy
+@dataclass
+class PairForms:
+    """Basis functions of one pair type and their derivatives."""
+    phi: list[sp.Expr]          # phi_a(r)                  (NPSI)
+    dphi: list[sp.Expr]         # d phi_a / dr              (NPSI)
+    phi_b: list[list[sp.Expr]]  # d phi_a / d q_b           (NPSI x NB)
+    dphi_b: list[list[sp.Expr]] # d^2 phi_a / dr dq_b       (NPSI x NB)
+
+
+@dataclass
+class Derived:
+    """Everything the kernels need: pair forms per pair type, atom forms per species."""
+    pair: list[PairForms]
+    atom: list[AtomForms]
+
+    # single-species / single-pair-type conveniences
+    def __getattr__(self, name):
+        if name in ("phi", "dphi", "phi_b", "dphi_b"):
+            return getattr(self.pair[0], name)
+        if name in ("F", "U", "V", "Fp", "Up", "Vp", "Hpp", "Hpc", "Hcc"):
+            return getattr(self.atom[0], name)
+        raise AttributeError(name)
+
+
+def _atom_forms(F, m: LoweredModel) -> AtomForms:
     U = [sp.diff(F, s) for s in m.psi]
     V = [sp.diff(F, s) for s in m.chi]
     thetas = [p.symbol for p in m.params]
-    Fp = [sp.diff(F, t) for t in thetas]
-    Up = [[sp.diff(u, t) for t in thetas] for u in U]
-    Vp = [[sp.diff(v, t) for t in thetas] for v in V]
-    Hpp = [[sp.diff(u, s) for s in m.psi] for u in U]
-    Hpc = [[sp.diff(u, s) for s in m.chi] for u in U]
-    Hcc = [[sp.diff(v, s) for s in m.chi] for v in V]
-    return Derived(phi, dphi, phi_b, dphi_b, F, U, V, Fp, Up, Vp, Hpp, Hpc, Hcc)
+    return AtomForms(F, U, V, [sp.diff(F, t) for t in thetas],
+                     [[sp.diff(u, t) for t in thetas] for u in U],
+                     [[sp.diff(v, t) for t in thetas] for v in V],
+                     [[sp.diff(u, s) for s in m.psi] for u in U],
+                     [[sp.diff(u, s) for s in m.chi] for u in U],
+                     [[sp.diff(v, s) for s in m.chi] for v in V])
+
+
+def _pair_forms(phi_raw, bsyms) -> PairForms:
+    dphi_raw = [sp.diff(f, R) for f in phi_raw]
+    return PairForms([_subs_cutoff(f) for f in phi_raw], [_subs_cutoff(f) for f in dphi_raw],
+                     [[_subs_cutoff(sp.diff(f, q)) for q in bsyms] for f in phi_raw],
+                     [[_subs_cutoff(sp.diff(f, q)) for q in bsyms] for f in dphi_raw])
+
+
+def derive(m: LoweredModel) -> Derived:
+    bsyms = [p.symbol for p in m.basis_params]
+    pair = [_pair_forms(m.pair_functions(t), bsyms) for t in range(len(m.pair_types))]
+    energies = m.energies or [m.energy]
+    return Derived(pair, [_atom_forms(F, m) for F in energies])

@@ -58,11 +58,16 @@ class Basis:
     kind: str                 # "G", "C" or "custom"
     size: int
     params: list[Param]
-    functions: list[sp.Expr]  # phi_nu(r), nu = 1..size, in R, fc(R), dfc(R) and parameter symbols
+    by_type: list[list[sp.Expr]]  # [pair type][nu]: phi_nu(r) in R, fc(R), dfc(R), parameters
     psi_offset: int = 0
     chi_offset: int | None = None   # set when an N term uses the basis
     text: str = ""            # canonical spec text (for display)
     group: int = 0
+
+    @property
+    def functions(self) -> list[sp.Expr]:
+        """The functions of the first pair type (the only one of a single-element model)."""
+        return self.by_type[0]
 
 
 @dataclass
@@ -72,7 +77,7 @@ class TermNode:
     basis: Basis
     layers: int
     params: list[Param]
-    shift: Param | None
+    shift: list[Param]        # one per species (one for a single-element model), or empty
 
 
 @dataclass
@@ -85,7 +90,7 @@ class ProductNode:
     label: str
     left: object
     right: object
-    shift: Param | None
+    shift: list[Param]
 
 
 @dataclass
@@ -98,9 +103,16 @@ class LoweredModel:
     psi: list[sp.Symbol]              # pair descriptor symbols, basis order
     chi: list[sp.Symbol]              # neighbour descriptor symbols
     chi_src: list[int]                # psi index each chi descriptor sums
-    energy: sp.Expr                   # F(psi, chi; theta)
+    energy: sp.Expr                   # F(psi, chi; theta); shifts as s[X_i] for several species
     tree: object                      # TermNode | SumNode | ProductNode
     warnings: list[str] = field(default_factory=list)
+    energies: list = field(default_factory=list)     # F for each species (its own shifts)
+    pair_types: list = field(default_factory=lambda: [""])   # labels "Nb-Mo" (one "" if 1 species)
+    pair_type_table: list = field(default_factory=lambda: [0])   # [si * K + sj] -> pair type
+
+    @property
+    def n_species(self) -> int:
+        return len(self.elements) if self.elements else 1
 
     @property
     def parameter_names(self) -> list[str]:
@@ -110,8 +122,9 @@ class LoweredModel:
     def basis_params(self) -> list[Param]:
         return [p for b in self.bases for p in b.params]
 
-    def pair_functions(self) -> list[sp.Expr]:
-        return [f for b in self.bases for f in b.functions]
+    def pair_functions(self, t: int = 0) -> list[sp.Expr]:
+        """phi_a(r) of every pair descriptor for pair type ``t``."""
+        return [f for b in self.bases for f in b.by_type[t]]
 
     def latex_names(self) -> dict:
         """LaTeX spellings of every symbol, for ``sympy.latex(..., symbol_names=...)``."""

@@ -76,13 +76,20 @@ def default_bounds(role: str, cutoff: float, kind: str = "") -> tuple[float, flo
         return 1.05, 4.0, False
     if role == "lambda":
         return (-0.1, 0.1, False) if kind == "N" else (-1.0, 1.0, False)
+    if role == "weight":
+        return 0.1, 10.0, True
     raise ValueError(role)
 
 
 class _Lowering:
-    def __init__(self, model: n.Model, cutoff: float):
+    def __init__(self, model: n.Model, cutoff: float, elements=None):
         self.model = model
         self.cutoff = cutoff
+        self.elements = list(elements) if elements and len(elements) > 1 else None
+        els = self.elements or []
+        self.pair_types = [f"{els[a]}-{els[b]}" for a in range(len(els)) for b in range(a, len(els))] \
+            if self.elements else [""]
+        self.shift_subs: list[dict] = [{} for _ in (els or [None])]
         self.defs = {d.name: d for d in model.bases}
         self.bases: list[Basis] = []
         self.named: dict[str, Basis] = {}
@@ -102,6 +109,9 @@ class _Lowering:
                 return label
 
     def _make_basis(self, label: str, spec: n.BasisSpec, group: int) -> Basis:
+        """One set of basis parameters per unordered element pair (paper App. A), suffixed
+        ``[X-Y]`` when the model has several elements, plus composition weights ``a[X-Y]`` for all
+        pair types but the first (fixed to 1)."""
         cutoff = self.cutoff
         params: list[Param] = []
 
@@ -111,38 +121,45 @@ class _Lowering:
             params.append(p)
             return p
 
-        functions = []
-        if isinstance(spec, n.ShortBasis) and spec.kind == "G":
-            lo, hi, log = default_bounds("alpha", cutoff)
-            alpha = P("alpha", "alpha", lower=lo, upper=hi, log_scale=log)
-            lo, hi, log = default_bounds("beta", cutoff)
-            beta = P("beta", "beta", lower=lo, upper=hi, log_scale=log)
-            for nu in range(1, spec.size + 1):
-                functions.append(sp.exp(-alpha.symbol * beta.symbol**(nu - 1) * R**2) * fc(R))
-            kind = "G"
-        elif isinstance(spec, n.ShortBasis):  # Chebyshev
-            x = 2 * R / sp.Float(cutoff) - 1
-            for nu in range(1, spec.size + 1):
-                functions.append(sp.chebyshevt_poly(nu - 1, x, polys=False) * fc(R) if nu > 1
-                                 else fc(R))
-            kind = "C"
-        else:
-            env = {"r": R}
-            for bp in spec.params:
-                lo, hi = bp.lower, bp.upper
-                if lo is None:
-                    v = bp.value
-                    lo, hi = (v / 4, 4 * v) if v > 0 else ((4 * v, v / 4) if v < 0 else (-1.0, 1.0))
-                env[bp.name] = P("basis", bp.name, lower=lo, upper=hi, value=bp.value).symbol
-            auto_fc = not _uses_fc(spec.formula)
-            for nu in range(1, spec.size + 1):
-                env["nu"] = sp.Integer(nu)
-                f = formula_to_sympy(spec.formula, env)
-                functions.append(f * fc(R) if auto_fc else f)
-            if len(set(functions)) < len(functions):
-                self.warnings.append(f"basis {label} has identical functions (does its formula use nu?)")
-            kind = "custom"
-        basis = Basis(label, kind, spec.size, params, functions, text=basis_spec_text(spec), group=group)
+        by_type = []
+        kind = "G" if isinstance(spec, n.ShortBasis) and spec.kind == "G" else \
+            ("C" if isinstance(spec, n.ShortBasis) else "custom")
+        auto_fc = isinstance(spec, n.CustomBasis) and not _uses_fc(spec.formula)
+        for t, pt in enumerate(self.pair_types):
+            sfx = f"[{pt}]" if pt else ""
+            functions = []
+            if kind == "G":
+                lo, hi, log = default_bounds("alpha", cutoff)
+                alpha = P("alpha", "alpha" + sfx, lower=lo, upper=hi, log_scale=log)
+                lo, hi, log = default_bounds("beta", cutoff)
+                beta = P("beta", "beta" + sfx, lower=lo, upper=hi, log_scale=log)
+                for nu in range(1, spec.size + 1):
+                    functions.append(sp.exp(-alpha.symbol * beta.symbol**(nu - 1) * R**2) * fc(R))
+            elif kind == "C":
+                x = 2 * R / sp.Float(cutoff) - 1
+                for nu in range(1, spec.size + 1):
+                    functions.append(sp.chebyshevt_poly(nu - 1, x, polys=False) * fc(R) if nu > 1
+                                     else fc(R))
+            else:
+                env = {"r": R}
+                for bp in spec.params:
+                    lo, hi = bp.lower, bp.upper
+                    if lo is None:
+                        v = bp.value
+                        lo, hi = (v / 4, 4 * v) if v > 0 else ((4 * v, v / 4) if v < 0 else (-1.0, 1.0))
+                    env[bp.name] = P("basis", bp.name + sfx, lower=lo, upper=hi, value=bp.value).symbol
+                for nu in range(1, spec.size + 1):
+                    env["nu"] = sp.Integer(nu)
+                    f = formula_to_sympy(spec.formula, env)
+                    functions.append(f * fc(R) if auto_fc else f)
+                if t == 0 and len(set(functions)) < len(functions):
+                    self.warnings.append(f"basis {label} has identical functions (does its formula use nu?)")
+            if t > 0:
+                lo, hi, log = default_bounds("weight", cutoff)
+                a = P("weight", "a" + sfx, lower=lo, upper=hi, log_scale=log, value=1.0)
+                functions = [a.symbol * f for f in functions]
+            by_type.append(functions)
+        basis = Basis(label, kind, spec.size, params, by_type, text=basis_spec_text(spec), group=group)
         self.bases.append(basis)
         return basis
 
@@ -180,8 +197,8 @@ class _Lowering:
             self.product_counter += 1
             label = f"p{self.product_counter}"
             right, er = self.lower(e.right, {}, True, gr)
-            shift = self._param(label, "s", "s", group if group > 0 else 0) if additive else None
-            ex = el * er + (shift.symbol if shift else 0)
+            shift, sym = self._shift(label, group if group > 0 else 0) if additive else ([], 0)
+            ex = el * er + sym
             return ProductNode(label, left, right, shift), ex
         # a single term
         g = 1 if group == -1 else group
@@ -207,11 +224,21 @@ class _Lowering:
             x = self._psi(basis) if kind == "E" else self._chi(basis)
             ex = sp.Add(*[cs[k][nu].symbol * sp.exp(lams[k].symbol * x[nu])
                           for k in range(layers) for nu in range(basis.size)])
-        shift = self._param(label, "s", "s", g) if additive else None
-        if shift is not None:
-            ex = ex + shift.symbol
-            params.append(shift)
+        shift, sym = self._shift(label, g) if additive else ([], 0)
+        ex = ex + sym
+        params += shift
         return TermNode(label, kind, basis, layers, params, shift), ex
+
+    def _shift(self, owner, group):
+        """Shift parameter(s): one, or one per element ``s[X]``; returns (params, symbol in F)."""
+        if not self.elements:
+            p = self._param(owner, "s", "s", group)
+            return [p], p.symbol
+        ps = [self._param(owner, f"s[{e}]", "s", group) for e in self.elements]
+        placeholder = sp.Symbol(f"{owner}.s[X_i]")
+        for k, p in enumerate(ps):
+            self.shift_subs[k][placeholder] = p.symbol
+        return ps, placeholder
 
     def _param(self, owner, sym, role, group, linear=True, **kw) -> Param:
         name = f"{owner}.{sym}"
@@ -262,14 +289,13 @@ def lower(model: n.Model, cutoff: float | None = None, elements=None) -> Lowered
         for e in elements:
             if e not in chemical_symbols or e == "X":
                 raise ModelError(f"unknown chemical element {e!r}")
+            if list(elements).count(e) > 1:
+                raise ModelError(f"element {e!r} is listed twice")
         elements = tuple(elements)
         if els is not None and tuple(els) != elements:
             raise ModelError(f"elements {list(elements)} disagree with the model text's {list(els)}")
         els = elements
-    if els is not None and len(els) > 1:
-        raise ModelError(f"multi-element models ({', '.join(els)}) are not supported by this version "
-                         "of compot; give one element")
-    low = _Lowering(model, rc)
+    low = _Lowering(model, rc, els)
     top_group = -1 if isinstance(model.expr, (n.Sum, n.Product)) else 1
     tree, energy = low.lower(model.expr, {}, True, top_group)
     # descriptor layout
@@ -286,5 +312,12 @@ def lower(model: n.Model, cutoff: float | None = None, elements=None) -> Lowered
     for w in low.warnings:
         warnings.warn(w, stacklevel=3)
     canonical = to_text(n.Model(model.expr, model.bases, rc, els))
+    K = len(els) if els else 1
+    energies = [energy.xreplace(low.shift_subs[k]) if low.elements else energy for k in range(K)]
+    if low.elements:
+        index = {pt: t for t, pt in enumerate(low.pair_types)}
+        table = [index["-".join(sorted([els[a], els[b]], key=els.index))] for a in range(K) for b in range(K)]
+    else:
+        table = [0]
     return LoweredModel(canonical, rc, els, params, low.bases, psi, chi, chi_src, energy, tree,
-                        low.warnings)
+                        low.warnings, energies, list(low.pair_types), table)

@@ -19,10 +19,13 @@ cdef extern from *:
     #define COMPOT_NCHI 8
     #define COMPOT_NB 2
     #define COMPOT_NQ 56
+    #define COMPOT_NSPECIES 1
     #define COMPOT_CUTOFF 5.0
     #define COMPOT_INV_RC 0.2
     static const int compot_chi_src[8] = {0, 1, 2, 3, 4, 5, 6, 7};
     static const int compot_basis_param[2] = {0, 1};
+    /* pair type of species (si, sj): compot_pair_type[si * NSPECIES + sj]; types: one */
+    static const int compot_pair_type[1] = {0};
 
     /* cutoff function fc(r) = 1 - 35x^4 + 84x^5 - 70x^6 + 20x^7, x = r/rc, and its derivative */
     static inline void compot_cutoff(const double r, double* fc, double* dfc) {
@@ -113,10 +116,10 @@ cdef extern from *:
         q[55] = 14*pow(p[1], 13)*u18;
     }
 
-    /* basis functions phi_a(r) and d phi_a/dr, a = 0..NPSI-1 */
-    static inline void compot_pair(const double r, const double* p, const double* q, double* phi,
-                                   double* dphi) {
-        (void)p; (void)q; (void)r;
+    /* basis functions phi_a(r) and d phi_a/dr, a = 0..NPSI-1, for pair type t */
+    static inline void compot_pair(const double r, const int t, const double* p, const double* q,
+                                   double* phi, double* dphi) {
+        (void)p; (void)q; (void)r; (void)t;
         double fc, dfc;
         compot_cutoff(r, &fc, &dfc);
         memset(phi, 0, sizeof(double) * 8); memset(dphi, 0, sizeof(double) * 8);
@@ -156,9 +159,9 @@ cdef extern from *:
     }
 
     /* as compot_pair, plus derivatives by the basis parameters: phi_b[a*NB+b], dphi_b[a*NB+b] */
-    static inline void compot_pair_jac(const double r, const double* p, const double* q, double* phi,
-                                       double* dphi, double* phi_b, double* dphi_b) {
-        (void)p; (void)q; (void)r;
+    static inline void compot_pair_jac(const double r, const int t, const double* p, const double* q,
+                                       double* phi, double* dphi, double* phi_b, double* dphi_b) {
+        (void)p; (void)q; (void)r; (void)t;
         double fc, dfc;
         compot_cutoff(r, &fc, &dfc);
         memset(phi, 0, sizeof(double) * 8); memset(dphi, 0, sizeof(double) * 8);
@@ -266,11 +269,11 @@ cdef extern from *:
         dphi_b[15] = q[27]*t53 + q[54]*t33 + q[55]*t54;
     }
 
-    /* per-atom energy F(psi, chi; p); U = dF/dpsi, V = dF/dchi */
+    /* per-atom energy F(psi, chi; p) of an atom of species s; U = dF/dpsi, V = dF/dchi */
     static inline double compot_atom(const double* psi, const double* chi, const double* p,
-                                     double* U, double* V) {
-        (void)psi; (void)chi; (void)p; (void)U; (void)V;
-        double F;
+                                     const int s, double* U, double* V) {
+        (void)psi; (void)chi; (void)p; (void)U; (void)V; (void)s;
+        double F = 0.0;
         memset(U, 0, sizeof(double) * 8);
         memset(V, 0, sizeof(double) * 8);
         const double t0 = p[10]*exp(p[35]*psi[0]);
@@ -360,11 +363,11 @@ cdef extern from *:
     /* as compot_atom, plus Fp = dF/dp, Up[a*NP+k] = dU_a/dp_k, Vp[c*NP+k], and the Hessian blocks
      * Hpp[a*NPSI+b] = dU_a/dpsi_b, Hpc[a*NCHI+c] = dU_a/dchi_c, Hcc[c*NCHI+e] = dV_c/dchi_e */
     static inline double compot_atom_jac(const double* psi, const double* chi, const double* p,
-                                         double* U, double* V, double* Fp, double* Up, double* Vp,
-                                         double* Hpp, double* Hpc, double* Hcc) {
+                                         const int s, double* U, double* V, double* Fp, double* Up,
+                                         double* Vp, double* Hpp, double* Hpc, double* Hcc) {
         (void)psi; (void)chi; (void)p; (void)U; (void)V; (void)Fp; (void)Up; (void)Vp;
-        (void)Hpp; (void)Hpc; (void)Hcc;
-        double F;
+        (void)Hpp; (void)Hpc; (void)Hcc; (void)s;
+        double F = 0.0;
         memset(U, 0, sizeof(double) * 8);
         memset(V, 0, sizeof(double) * 8);
         memset(Fp, 0, sizeof(double) * 75);
@@ -816,11 +819,13 @@ cdef extern from *:
      * Neighbour list: npairs directed pairs (i, j), full list (every pair appears as (i,j) and (j,i)),
      * d[3k..3k+2] = R_j + shift - R_i.  Pairs with |d| >= cutoff are skipped.
      *
-     * int compot_energy_forces(n, npairs, pi, pj, d, p, energies[n], forces[3n], virial[9])
+     * species[n]: species index of each atom (0 .. NSPECIES-1; all 0 for a single-element model).
+     *
+     * int compot_energy_forces(n, species, npairs, pi, pj, d, p, energies[n], forces[3n], virial[9])
      *   energies: per-atom E_i; forces: F = -dE/dR; virial[3a+b] = sum_pairs d_a f_b, so that
      *   stress = virial / volume (ASE sign convention).  Returns 0, or 1 when out of memory.
      *
-     * int compot_jacobian(n, npairs, pi, pj, d, p, J[(1+3n)*NP], energies[n] or NULL, forces[3n] or NULL)
+     * int compot_jacobian(n, species, npairs, pi, pj, d, p, J[(1+3n)*NP], energies[n] or NULL, forces[3n] or NULL)
      *   J row 0: dE_total/dtheta; row 1+3i+x: dF_ix/dtheta (row-major, NP columns).
      */
     #define COMPOT_A(x) ((x) > 0 ? (x) : 1)
@@ -830,7 +835,10 @@ cdef extern from *:
     }
 
     /* descriptors only: psi[n*NPSI], chi[n*NCHI] (zero-initialised by the caller) */
-    static int compot_descriptors(int n, int npairs, const int* pi, const int* pj, const double* d,
+    #define COMPOT_PTYPE(k) compot_pair_type[species[pi[k]] * COMPOT_NSPECIES + species[pj[k]]]
+
+    static int compot_descriptors(int n, const int* species, int npairs, const int* pi, const int* pj,
+                                  const double* d,
                                   const double* p, double* psi, double* chi)
     {
         const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI;
@@ -841,7 +849,7 @@ cdef extern from *:
         for (int k = 0; k < npairs; k++) {
             const double r = compot_norm(d + 3 * k);
             if (r >= COMPOT_CUTOFF) continue;
-            compot_pair(r, p, q, phi, dphi);
+            compot_pair(r, COMPOT_PTYPE(k), p, q, phi, dphi);
             double* psi_i = psi + (size_t)pi[k] * NPSI;
             for (size_t a = 0; a < NPSI; a++) psi_i[a] += phi[a];
         }
@@ -859,8 +867,9 @@ cdef extern from *:
         return 0;
     }
 
-    static int compot_energy_forces(int n, int npairs, const int* pi, const int* pj, const double* d,
-                                    const double* p, double* energies, double* forces, double* virial)
+    static int compot_energy_forces(int n, const int* species, int npairs, const int* pi, const int* pj,
+                                    const double* d, const double* p, double* energies, double* forces,
+                                    double* virial)
     {
         const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI;
         double q[COMPOT_A(COMPOT_NQ)];
@@ -875,7 +884,7 @@ cdef extern from *:
         for (int k = 0; k < npairs; k++) {
             const double r = compot_norm(d + 3 * k);
             if (r >= COMPOT_CUTOFF) continue;
-            compot_pair(r, p, q, phi, dphi);
+            compot_pair(r, COMPOT_PTYPE(k), p, q, phi, dphi);
             double* psi_i = psi + (size_t)pi[k] * NPSI;
             for (size_t a = 0; a < NPSI; a++) psi_i[a] += phi[a];
         }
@@ -893,7 +902,7 @@ cdef extern from *:
         }
         /* per-atom energies and adjoints U = dF/dpsi, V = dF/dchi */
         for (int i = 0; i < n; i++)
-            energies[i] = compot_atom(psi + (size_t)i * NPSI, chi + (size_t)i * NCHI, p,
+            energies[i] = compot_atom(psi + (size_t)i * NPSI, chi + (size_t)i * NCHI, p, species[i],
                                       U + (size_t)i * NPSI, V + (size_t)i * NCHI);
         /* W = U + sum_i V(i) fc(r_ij): total adjoint of psi(j) (stored in U) */
         if (NCHI > 0) {
@@ -915,7 +924,7 @@ cdef extern from *:
             const double r = compot_norm(dk);
             if (r >= COMPOT_CUTOFF) continue;
             const int i = pi[k], j = pj[k];
-            compot_pair(r, p, q, phi, dphi);
+            compot_pair(r, COMPOT_PTYPE(k), p, q, phi, dphi);
             const double* W_i = U + (size_t)i * NPSI;
             double g = 0.0;
             for (size_t a = 0; a < NPSI; a++) g += W_i[a] * dphi[a];
@@ -939,8 +948,9 @@ cdef extern from *:
         return 0;
     }
 
-    static int compot_jacobian(int n, int npairs, const int* pi, const int* pj, const double* d,
-                               const double* p, double* J, double* energies, double* forces)
+    static int compot_jacobian(int n, const int* species, int npairs, const int* pi, const int* pj,
+                               const double* d, const double* p, double* J, double* energies,
+                               double* forces)
     {
         const size_t NP = COMPOT_NP, NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI, NB = COMPOT_NB;
         double q[COMPOT_A(COMPOT_NQ)];
@@ -971,7 +981,7 @@ cdef extern from *:
         for (int k = 0; k < npairs; k++) {
             const double r = compot_norm(d + 3 * k);
             if (r >= COMPOT_CUTOFF) continue;
-            compot_pair_jac(r, p, q, phi, dphi, phi_b, dphi_b);
+            compot_pair_jac(r, COMPOT_PTYPE(k), p, q, phi, dphi, phi_b, dphi_b);
             const size_t i = pi[k];
             for (size_t a = 0; a < NPSI; a++) psi[i * NPSI + a] += phi[a];
             for (size_t a = 0; a < NPSI * NB; a++) dpsi[i * NPSI * NB + a] += phi_b[a];
@@ -999,8 +1009,8 @@ cdef extern from *:
             double* V_i = V + i * NCHI;
             const double* dpsi_i = dpsi + i * NPSI * NB;
             const double* dchi_i = dchi + i * NCHI * NB;
-            const double e = compot_atom_jac(psi + i * NPSI, chi + i * NCHI, p, U_i, V_i, Fp, Up, Vp,
-                                             Hpp, Hpc, Hcc);
+            const double e = compot_atom_jac(psi + i * NPSI, chi + i * NCHI, p, species[i], U_i, V_i, Fp,
+                                             Up, Vp, Hpp, Hpc, Hcc);
             if (energies) energies[i] = e;
             for (size_t t = 0; t < NP; t++) J[t] += Fp[t];
             double* dU_i = dU + i * NPSI * NP;
@@ -1051,7 +1061,7 @@ cdef extern from *:
             const double r = compot_norm(dk);
             if (r >= COMPOT_CUTOFF) continue;
             const size_t i = pi[k], j = pj[k];
-            compot_pair_jac(r, p, q, phi, dphi, phi_b, dphi_b);
+            compot_pair_jac(r, COMPOT_PTYPE(k), p, q, phi, dphi, phi_b, dphi_b);
             const double* W_i = U + i * NPSI;
             const double* dW_i = dU + i * NPSI * NP;
             double g = 0.0;
@@ -1091,18 +1101,21 @@ cdef extern from *:
         return status;
     }
     """
-    int compot_energy_forces(int n, int npairs, const int* pi, const int* pj, const double* d,
-                             const double* p, double* energies, double* forces, double* virial) nogil
-    int compot_jacobian(int n, int npairs, const int* pi, const int* pj, const double* d,
-                        const double* p, double* J, double* energies, double* forces) nogil
-    int compot_descriptors(int n, int npairs, const int* pi, const int* pj, const double* d,
-                           const double* p, double* psi, double* chi) nogil
+    int compot_energy_forces(int n, const int* species, int npairs, const int* pi, const int* pj,
+                             const double* d, const double* p, double* energies, double* forces,
+                             double* virial) nogil
+    int compot_jacobian(int n, const int* species, int npairs, const int* pi, const int* pj,
+                        const double* d, const double* p, double* J, double* energies,
+                        double* forces) nogil
+    int compot_descriptors(int n, const int* species, int npairs, const int* pi, const int* pj,
+                           const double* d, const double* p, double* psi, double* chi) nogil
 
 MODEL_TEXT = 'cutoff = 5.0; E[G8L4] + N[E[G8L4]]'
 CUTOFF = 5.0
 PARAMETER_NAMES = ('b1.alpha', 'b1.beta', 't1.c[1,1]', 't1.c[1,2]', 't1.c[1,3]', 't1.c[1,4]', 't1.c[1,5]', 't1.c[1,6]', 't1.c[1,7]', 't1.c[1,8]', 't1.c[2,1]', 't1.c[2,2]', 't1.c[2,3]', 't1.c[2,4]', 't1.c[2,5]', 't1.c[2,6]', 't1.c[2,7]', 't1.c[2,8]', 't1.c[3,1]', 't1.c[3,2]', 't1.c[3,3]', 't1.c[3,4]', 't1.c[3,5]', 't1.c[3,6]', 't1.c[3,7]', 't1.c[3,8]', 't1.c[4,1]', 't1.c[4,2]', 't1.c[4,3]', 't1.c[4,4]', 't1.c[4,5]', 't1.c[4,6]', 't1.c[4,7]', 't1.c[4,8]', 't1.lambda[1]', 't1.lambda[2]', 't1.lambda[3]', 't1.lambda[4]', 't1.s', 't2.c[1,1]', 't2.c[1,2]', 't2.c[1,3]', 't2.c[1,4]', 't2.c[1,5]', 't2.c[1,6]', 't2.c[1,7]', 't2.c[1,8]', 't2.c[2,1]', 't2.c[2,2]', 't2.c[2,3]', 't2.c[2,4]', 't2.c[2,5]', 't2.c[2,6]', 't2.c[2,7]', 't2.c[2,8]', 't2.c[3,1]', 't2.c[3,2]', 't2.c[3,3]', 't2.c[3,4]', 't2.c[3,5]', 't2.c[3,6]', 't2.c[3,7]', 't2.c[3,8]', 't2.c[4,1]', 't2.c[4,2]', 't2.c[4,3]', 't2.c[4,4]', 't2.c[4,5]', 't2.c[4,6]', 't2.c[4,7]', 't2.c[4,8]', 't2.lambda[1]', 't2.lambda[2]', 't2.lambda[3]', 't2.lambda[4]', )
 N_PSI = 8
 N_CHI = 8
+N_SPECIES = 1
 
 
 cdef const int* _iptr(const int[::1] a):
@@ -1113,17 +1126,24 @@ cdef const double* _dptr(const double[::1] a):
     return &a[0] if a.shape[0] > 0 else NULL
 
 
-def _check(int n, pi, pj, d, params):
+def _check(int n, species, pi, pj, d, params):
     if len(params) != 75:
         raise ValueError(f"expected 75 parameters, got {len(params)}")
     if not (len(pi) == len(pj) == len(d) // 3):
         raise ValueError("pair arrays disagree in length")
+    if len(species) != n:
+        raise ValueError("species array must have one entry per atom")
+    if n and (min(species) < 0 or max(species) >= N_SPECIES):
+        raise ValueError(f"species indices must lie in 0..{N_SPECIES - 1}")
+    if len(pi) and (min(pi) < 0 or max(pi) >= n or min(pj) < 0 or max(pj) >= n):
+        raise ValueError("pair indices out of range")
 
 
-def energy_forces(int n, const int[::1] pi, const int[::1] pj, const double[::1] d,
+def energy_forces(int n, const int[::1] species, const int[::1] pi, const int[::1] pj, const double[::1] d,
                   const double[::1] params):
     """Per-atom energies (n,), forces (n, 3) and virial (3, 3) over a full neighbour list."""
-    _check(n, pi, pj, d, params)
+    _check(n, species, pi, pj, d, params)
+    cdef const int* psp = _iptr(species)
     energies = np.zeros(n)
     forces = np.zeros((n, 3))
     virial = np.zeros((3, 3))
@@ -1138,16 +1158,17 @@ def energy_forces(int n, const int[::1] pi, const int[::1] pj, const double[::1]
     cdef double* pe = &e[0] if n > 0 else NULL
     cdef double* pf = &f[0, 0] if n > 0 else NULL
     with nogil:
-        status = compot_energy_forces(n, npairs, ppi, ppj, pd, &params[0], pe, pf, &v[0, 0])
+        status = compot_energy_forces(n, psp, npairs, ppi, ppj, pd, &params[0], pe, pf, &v[0, 0])
     if status:
         raise MemoryError("compot kernel: out of memory")
     return energies, forces, virial
 
 
-def jacobian(int n, const int[::1] pi, const int[::1] pj, const double[::1] d,
+def jacobian(int n, const int[::1] species, const int[::1] pi, const int[::1] pj, const double[::1] d,
              const double[::1] params):
     """J (1+3n, P): d(E_total, F_1x, F_1y, ...)/d(parameters); also energies and forces."""
-    _check(n, pi, pj, d, params)
+    _check(n, species, pi, pj, d, params)
+    cdef const int* psp = _iptr(species)
     J = np.zeros((1 + 3 * n, 75))
     energies = np.zeros(n)
     forces = np.zeros((n, 3))
@@ -1162,16 +1183,17 @@ def jacobian(int n, const int[::1] pi, const int[::1] pj, const double[::1] d,
     cdef double* pe = &e[0] if n > 0 else NULL
     cdef double* pf = &f[0, 0] if n > 0 else NULL
     with nogil:
-        status = compot_jacobian(n, npairs, ppi, ppj, pd, &params[0], &jv[0, 0], pe, pf)
+        status = compot_jacobian(n, psp, npairs, ppi, ppj, pd, &params[0], &jv[0, 0], pe, pf)
     if status:
         raise MemoryError("compot kernel: out of memory")
     return J, energies, forces
 
 
-def descriptors(int n, const int[::1] pi, const int[::1] pj, const double[::1] d,
+def descriptors(int n, const int[::1] species, const int[::1] pi, const int[::1] pj, const double[::1] d,
                 const double[::1] params):
     """Descriptors psi (n, N_PSI) and chi (n, N_CHI) of every atom."""
-    _check(n, pi, pj, d, params)
+    _check(n, species, pi, pj, d, params)
+    cdef const int* psp = _iptr(species)
     psi = np.zeros((n, max(N_PSI, 1)))
     chi = np.zeros((n, max(N_CHI, 1)))
     cdef double[:, ::1] ps = psi
@@ -1183,5 +1205,5 @@ def descriptors(int n, const int[::1] pi, const int[::1] pj, const double[::1] d
     cdef double* pps = &ps[0, 0] if n > 0 else NULL
     cdef double* pch = &ch[0, 0] if n > 0 else NULL
     with nogil:
-        compot_descriptors(n, npairs, ppi, ppj, pd, &params[0], pps, pch)
+        compot_descriptors(n, psp, npairs, ppi, ppj, pd, &params[0], pps, pch)
     return psi[:, :N_PSI], chi[:, :N_CHI]

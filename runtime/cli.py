@@ -102,7 +102,7 @@ def cmd_show(args) -> int:
     if d is not None:
         jac = {}
         for k, p in enumerate(lowered.params):
-            if p.role in ("alpha", "beta", "basis"):
+            if p.role in ("alpha", "beta", "basis", "weight"):
                 jac[p.name] = {f"d{s}/d{p.name}": fmt(row[[q.name for q in lowered.basis_params].index(p.name)])
                                for s, row in zip(lowered.psi, d.phi_b)
                                if row[[q.name for q in lowered.basis_params].index(p.name)] != 0}

@@ -45,7 +45,7 @@ def _check_output(path):
 
 
 def infer_elements(elements, dataset):
-    """Elements for a model: given, or the single species of the data (multi-element: an error)."""
+    """Elements for a model: given, or every species of the data (sorted)."""
     from ase.data import chemical_symbols
 
     for e in elements or []:
@@ -58,9 +58,6 @@ def infer_elements(elements, dataset):
             raise CompotError(f"the data contains {', '.join(unknown)}, which the model's elements "
                               f"({', '.join(elements)}) do not include")
         return elements
-    if len(species) > 1:
-        raise CompotError(f"the data contains several elements ({', '.join(species)}); "
-                          "multi-element models are not supported by this version")
     return species
 
 

@@ -54,7 +54,7 @@ class Model:
         for p in self._ir.params:
             if p.linear:
                 out[p.name] = 0.0 if p.role == "s" else float(rng.normal(0.0, 0.01))
-            elif p.value is not None:
+            elif p.value is not None:                     # custom basis values, weights (1)
                 out[p.name] = float(p.value)
             elif p.role == "alpha":
                 lo, hi = math.log(p.lower), math.log(p.upper)
@@ -105,25 +105,39 @@ class Model:
         save_model(self, path)
 
     # ------------------------------------------------------------------ evaluation
-    def _check_species(self, atoms) -> None:
+    def species_indices(self, atoms) -> np.ndarray:
+        """Index of each atom's element in the model's elements (all 0 without elements, when
+        every atom is treated alike)."""
         if self.elements is None:
-            return
-        known = set(self.elements)
+            return np.zeros(len(atoms), dtype=np.int32)
+        index = {e: k for k, e in enumerate(self.elements)}
+        out = np.empty(len(atoms), dtype=np.int32)
         for k, s in enumerate(atoms.get_chemical_symbols()):
-            if s not in known:
+            if s not in index:
                 raise DataError(f"atom {k} is {s}, which the model (elements "
                                 f"{', '.join(self.elements)}) does not know")
+            out[k] = index[s]
+        return out
 
     def neighbor_list(self, atoms) -> NeighborList:
-        self._check_species(atoms)
-        return neighbor_list(atoms, self.cutoff)
+        return neighbor_list(atoms, self.cutoff, self.species_indices(atoms))
+
+    # direct kernel calls on a neighbour list
+    def kernel_energy_forces(self, nl: NeighborList, p):
+        return self._kernel.energy_forces(nl.n, nl.species, nl.i, nl.j, nl.d, p)
+
+    def kernel_jacobian(self, nl: NeighborList, p):
+        return self._kernel.jacobian(nl.n, nl.species, nl.i, nl.j, nl.d, p)
+
+    def kernel_descriptors(self, nl: NeighborList, p):
+        return self._kernel.descriptors(nl.n, nl.species, nl.i, nl.j, nl.d, p)
 
     def evaluate(self, atoms, params=None, nl: NeighborList | None = None) -> dict:
         """Energy, per-atom energies, forces and (for 3-D cells) stress (6, Voigt, eV/A^3)."""
         p = self.parameter_vector(params)
         if nl is None:
             nl = self.neighbor_list(atoms)
-        energies, forces, virial = self._kernel.energy_forces(nl.n, nl.i, nl.j, nl.d, p)
+        energies, forces, virial = self.kernel_energy_forces(nl, p)
         out = {"energy": float(energies.sum()), "energies": energies, "forces": forces}
         out["free_energy"] = out["energy"]
         if atoms.cell.rank == 3:
@@ -139,7 +153,7 @@ class Model:
         p = self.parameter_vector(params)
         if nl is None:
             nl = self.neighbor_list(atoms)
-        J, energies, forces = self._kernel.jacobian(nl.n, nl.i, nl.j, nl.d, p)
+        J, energies, forces = self.kernel_jacobian(nl, p)
         if return_values:
             return J, float(energies.sum()), forces
         return J

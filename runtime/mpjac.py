@@ -58,9 +58,9 @@ def _forms(model):
         d = derive(ir)
         lin = [k for k, q in enumerate(ir.params) if q.linear]
         cached = {"d": d, "lin": lin,
-                  "Fp": [d.Fp[k] for k in lin],
-                  "Up": [[row[k] for k in lin] for row in d.Up],
-                  "Vp": [[row[k] for k in lin] for row in d.Vp]}
+                  "Fp": [[a.Fp[k] for k in lin] for a in d.atom],
+                  "Up": [[[row[k] for k in lin] for row in a.Up] for a in d.atom],
+                  "Vp": [[[row[k] for k in lin] for row in a.Vp] for a in d.atom]}
         model._mp_forms = cached
     return cached
 
@@ -95,9 +95,10 @@ def mp_linear_jacobian(model, atoms, p, dps: int = 40):
         fc, dfc = _cutoff(r, rc)
         env = dict(penv)
         env.update({R: r, FC: fc, DFC: dfc})
-        phi = [mp_eval(e, env) for e in d.phi]
-        dphi = [mp_eval(e, env) for e in d.dphi]
         i, j = int(nl.i[k]), int(nl.j[k])
+        pf = d.pair[ir.pair_type_table[int(nl.species[i]) * ir.n_species + int(nl.species[j])]]
+        phi = [mp_eval(e, env) for e in pf.phi]
+        dphi = [mp_eval(e, env) for e in pf.dphi]
         for a in range(NPSI):
             psi[i][a] += phi[a]
         pairs.append((i, j, vec, r, fc, dfc, dphi))
@@ -112,10 +113,11 @@ def mp_linear_jacobian(model, atoms, p, dps: int = 40):
         env = dict(penv)
         env.update(dict(zip(ir.psi, psi[i])))
         env.update(dict(zip(ir.chi, chi[i])))
-        for k, e in enumerate(f["Fp"]):
+        s_i = int(nl.species[i])
+        for k, e in enumerate(f["Fp"][s_i]):
             J[0][k] += mp_eval(e, env)
-        W.append([[mp_eval(e, env) for e in row] for row in f["Up"]])
-        V.append([[mp_eval(e, env) for e in row] for row in f["Vp"]])
+        W.append([[mp_eval(e, env) for e in row] for row in f["Up"][s_i]])
+        V.append([[mp_eval(e, env) for e in row] for row in f["Vp"][s_i]])
     for i, j, vec, r, fc, dfc, dphi in pairs:
         for c in range(NCHI):
             a = ir.chi_src[c]

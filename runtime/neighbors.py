@@ -21,6 +21,7 @@ class NeighborList:
     i: np.ndarray   # int32 (npairs,)
     j: np.ndarray   # int32 (npairs,)
     d: np.ndarray   # float64 (npairs*3,) flat: R_j + shift - R_i
+    species: np.ndarray | None = None   # int32 (n,): species index of each atom (model's elements)
 
     @property
     def npairs(self) -> int:
@@ -47,7 +48,7 @@ def check_structure(atoms) -> None:
             raise DataError(f"periodic cell vectors are zero or linearly dependent{_where(atoms)}")
 
 
-def neighbor_list(atoms, cutoff: float) -> NeighborList:
+def neighbor_list(atoms, cutoff: float, species=None) -> NeighborList:
     """Full neighbour list of ``atoms`` within ``cutoff`` (all periodic images)."""
     from vesin import NeighborList as VesinNL
 
@@ -81,6 +82,7 @@ def neighbor_list(atoms, cutoff: float) -> NeighborList:
         k = int(np.argmin(r))
         raise DataError(f"atoms {int(i[k])} and {int(j[k])} overlap (distance {r[k]:.3g} A)"
                         f"{_where(atoms)}")
+    sp = np.zeros(n, dtype=np.int32) if species is None else np.ascontiguousarray(species, dtype=np.int32)
     return NeighborList(n, np.ascontiguousarray(i, dtype=np.int32),
                         np.ascontiguousarray(j, dtype=np.int32),
-                        np.ascontiguousarray(D, dtype=float).reshape(-1))
+                        np.ascontiguousarray(D, dtype=float).reshape(-1), sp)

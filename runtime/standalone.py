@@ -34,17 +34,19 @@ parameters ({np}), in this order:
 {names}
 
 Build the Python module:   python setup.py build_ext --inplace
-Use it:                     import {name}; e, f, virial = {name}.energy_forces(n, i, j, d, params)
-  n: number of atoms; i, j: int32 arrays of a FULL neighbour list (both directions);
+Use it:                     import {name}; e, f, virial = {name}.energy_forces(n, s, i, j, d, params)
+  n: number of atoms; s: int32 species index per atom (0..N_SPECIES-1, element order of the model);
+  i, j: int32 arrays of a FULL neighbour list (both directions);
   d: float64 array (3*npairs) of R_j + shift - R_i; params: float64 array in the order above.
   stress = virial / cell volume (ASE sign convention, eV/A^3).
-  jacobian(n, i, j, d, params) -> J (1+3n, P), energies, forces.
+  jacobian(n, s, i, j, d, params) -> J (1+3n, P), energies, forces.
 
 Use the C directly:         #include "{name}.h"
-  int compot_energy_forces(int n, int npairs, const int* pi, const int* pj, const double* d,
-                           const double* p, double* energies, double* forces, double* virial);
-  int compot_jacobian(int n, int npairs, const int* pi, const int* pj, const double* d,
-                      const double* p, double* J, double* energies, double* forces);
+  int compot_energy_forces(int n, const int* species, int npairs, const int* pi, const int* pj,
+                           const double* d, const double* p, double* energies, double* forces,
+                           double* virial);
+  int compot_jacobian(int n, const int* species, int npairs, const int* pi, const int* pj,
+                      const double* d, const double* p, double* J, double* energies, double* forces);
   Both return 0 on success, 1 when out of memory.  Link with -lm.
 """
 

@@ -86,8 +86,8 @@ def linear_groups(ir) -> list[list[int]]:
         left, right = walk(node.left), walk(node.right)
         conflicts.extend((a, b) for a in left for b in right)
         mine = left + right
-        if node.shift is not None:
-            units.append([index[node.shift.name]])
+        if node.shift:
+            units.append([index[q.name] for q in node.shift])
             mine.append(len(units) - 1)
         return mine
 
@@ -117,7 +117,7 @@ def product_start(ir, p: np.ndarray) -> np.ndarray:
             return [q for q in node.params if q.linear]
         if isinstance(node, SumNode):
             return [q for c in node.children for q in linear_params(c)]
-        return linear_params(node.left) + linear_params(node.right) + ([node.shift] if node.shift else [])
+        return linear_params(node.left) + linear_params(node.right) + list(node.shift)
 
     def first_shift(node):
         if isinstance(node, TermNode):
@@ -135,8 +135,7 @@ def product_start(ir, p: np.ndarray) -> np.ndarray:
             walk(node.right)
             for q in linear_params(node.right):
                 p[index[q.name]] = 0.0
-            s = first_shift(node.right)
-            if s is not None:
+            for s in first_shift(node.right):
                 p[index[s.name]] = 1.0
 
     walk(ir.tree)
@@ -183,19 +182,17 @@ class Problem:
     def jacobian(self, p):
         J = np.empty((self.nrows, self.P))
         pred = np.empty(self.nrows)
-        k = self.model._kernel
         for sl, nl in zip(self.slices, self.nls):
-            Jm, e, f = k.jacobian(nl.n, nl.i, nl.j, nl.d, p)
+            Jm, e, f = self.model.kernel_jacobian(nl, p)
             J[sl] = Jm
             pred[sl.start] = e.sum()
             pred[sl.start + 1:sl.stop] = f.ravel()
         return J, pred
 
     def predict(self, p):
-        k = self.model._kernel
         energies, forces = [], []
         for nl in self.nls:
-            e, f, _ = k.energy_forces(nl.n, nl.i, nl.j, nl.d, p)
+            e, f, _ = self.model.kernel_energy_forces(nl, p)
             energies.append(e.sum())
             forces.append(f)
         return energies, forces
@@ -320,11 +317,10 @@ def lambda_domains(problem: Problem, p: np.ndarray, lambda_range: float) -> dict
     """Data-adaptive lambda domains [choice]: |lambda| * max|descriptor| <= lambda_range, using the
     descriptors of the training data at the starting basis parameters."""
     ir = problem.ir
-    k = problem.model._kernel
     psi_max = np.zeros(len(ir.psi))
     chi_max = np.zeros(len(ir.chi))
     for nl in problem.nls:
-        psi, chi = k.descriptors(nl.n, nl.i, nl.j, nl.d, p)
+        psi, chi = problem.model.kernel_descriptors(nl, p)
         if psi.size:
             psi_max = np.maximum(psi_max, np.abs(psi).max(axis=0))
         if chi.size:

@@ -90,7 +90,7 @@ def test_bad_model_text(text, fragment, tmp_path, trained):
 @pytest.mark.parametrize("option,value,fragment", [
     ("--cutoff", "-1", "cutoff"), ("--cutoff", "inf", "cutoff"), ("--cutoff", "1e9", "maximum"),
     ("--elements", "Unobtainium", "unknown chemical element"),
-    ("--elements", "Mo", "do not include"), ("--elements", "Nb,Mo", "multi-element"),
+    ("--elements", "Mo", "do not include"), ("--elements", "Nb,Nb", "twice"),
 ])
 def test_bad_model_options(option, value, fragment, tmp_path, trained):
     p = run("fit", "G3", option, value, "--train", str(trained[0]), "-o", str(tmp_path / "m.json"))

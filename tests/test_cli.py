@@ -72,9 +72,9 @@ def test_standalone_kernel_builds_without_compot(tmp_path, compiled):
     atoms.rattle(0.1, seed=0)
     p = model.parameter_vector(model.initial_parameters(0))
     nl = model.neighbor_list(atoms)
-    np.savez(tmp_path / "in.npz", i=nl.i, j=nl.j, d=nl.d, p=p, n=len(atoms))
+    np.savez(tmp_path / "in.npz", s=nl.species, i=nl.i, j=nl.j, d=nl.d, p=p, n=len(atoms))
     code = ("import sys, numpy as np; sys.modules['compot'] = None; import compot_model as k; "
-            "z = np.load('in.npz'); e, f, v = k.energy_forces(int(z['n']), z['i'], z['j'], z['d'], z['p']); "
+            "z = np.load('in.npz'); e, f, v = k.energy_forces(int(z['n']), z['s'], z['i'], z['j'], z['d'], z['p']); "
             "np.savez('out.npz', e=e, f=f)")
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -116,7 +116,8 @@ int main(int argc, char** argv) {
         if (fscanf(f, "%d %d %lf %lf %lf", &pi[k], &pj[k], &d[3*k], &d[3*k+1], &d[3*k+2]) != 5) return 2;
     double* e = malloc(sizeof(double) * n); double* F = malloc(sizeof(double) * 3 * n);
     double virial[9];
-    if (compot_energy_forces(n, np_, pi, pj, d, p, e, F, virial)) return 3;
+    int* species = calloc(n, sizeof(int));
+    if (compot_energy_forces(n, species, np_, pi, pj, d, p, e, F, virial)) return 3;
     double E = 0; for (int i = 0; i < n; i++) E += e[i];
     printf("%.17g\n", E);
     return 0;

@@ -156,7 +156,7 @@ def test_virial_is_symmetric(compiled, nb_test_frames):
     model = compiled("E[G8L4] + N[E[G8L4]]")
     p = model.initial_parameters(0)
     nl = model.neighbor_list(nb_test_frames[5])
-    _, _, virial = model._kernel.energy_forces(nl.n, nl.i, nl.j, nl.d, model.parameter_vector(p))
+    _, _, virial = model.kernel_energy_forces(nl, model.parameter_vector(p))
     assert np.abs(virial - virial.T).max() < 1e-12 * np.abs(virial).max()
 
 

@@ -3,11 +3,13 @@
  * Neighbour list: npairs directed pairs (i, j), full list (every pair appears as (i,j) and (j,i)),
  * d[3k..3k+2] = R_j + shift - R_i.  Pairs with |d| >= cutoff are skipped.
  *
- * int compot_energy_forces(n, npairs, pi, pj, d, p, energies[n], forces[3n], virial[9])
+ * species[n]: species index of each atom (0 .. NSPECIES-1; all 0 for a single-element model).
+ *
+ * int compot_energy_forces(n, species, npairs, pi, pj, d, p, energies[n], forces[3n], virial[9])
  *   energies: per-atom E_i; forces: F = -dE/dR; virial[3a+b] = sum_pairs d_a f_b, so that
  *   stress = virial / volume (ASE sign convention).  Returns 0, or 1 when out of memory.
  *
- * int compot_jacobian(n, npairs, pi, pj, d, p, J[(1+3n)*NP], energies[n] or NULL, forces[3n] or NULL)
+ * int compot_jacobian(n, species, npairs, pi, pj, d, p, J[(1+3n)*NP], energies[n] or NULL, forces[3n] or NULL)
  *   J row 0: dE_total/dtheta; row 1+3i+x: dF_ix/dtheta (row-major, NP columns).
  */
 #define COMPOT_A(x) ((x) > 0 ? (x) : 1)
@@ -17,7 +19,10 @@ static inline double compot_norm(const double* v) {
 }
 
 /* descriptors only: psi[n*NPSI], chi[n*NCHI] (zero-initialised by the caller) */
-static int compot_descriptors(int n, int npairs, const int* pi, const int* pj, const double* d,
+#define COMPOT_PTYPE(k) compot_pair_type[species[pi[k]] * COMPOT_NSPECIES + species[pj[k]]]
+
+static int compot_descriptors(int n, const int* species, int npairs, const int* pi, const int* pj,
+                              const double* d,
                               const double* p, double* psi, double* chi)
 {
     const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI;
@@ -28,7 +33,7 @@ static int compot_descriptors(int n, int npairs, const int* pi, const int* pj, c
     for (int k = 0; k < npairs; k++) {
         const double r = compot_norm(d + 3 * k);
         if (r >= COMPOT_CUTOFF) continue;
-        compot_pair(r, p, q, phi, dphi);
+        compot_pair(r, COMPOT_PTYPE(k), p, q, phi, dphi);
         double* psi_i = psi + (size_t)pi[k] * NPSI;
         for (size_t a = 0; a < NPSI; a++) psi_i[a] += phi[a];
     }
@@ -46,8 +51,9 @@ static int compot_descriptors(int n, int npairs, const int* pi, const int* pj, c
     return 0;
 }
 
-static int compot_energy_forces(int n, int npairs, const int* pi, const int* pj, const double* d,
-                                const double* p, double* energies, double* forces, double* virial)
+static int compot_energy_forces(int n, const int* species, int npairs, const int* pi, const int* pj,
+                                const double* d, const double* p, double* energies, double* forces,
+                                double* virial)
 {
     const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI;
     double q[COMPOT_A(COMPOT_NQ)];
@@ -62,7 +68,7 @@ static int compot_energy_forces(int n, int npairs, const int* pi, const int* pj,
     for (int k = 0; k < npairs; k++) {
         const double r = compot_norm(d + 3 * k);
         if (r >= COMPOT_CUTOFF) continue;
-        compot_pair(r, p, q, phi, dphi);
+        compot_pair(r, COMPOT_PTYPE(k), p, q, phi, dphi);
         double* psi_i = psi + (size_t)pi[k] * NPSI;
         for (size_t a = 0; a < NPSI; a++) psi_i[a] += phi[a];
     }
@@ -80,7 +86,7 @@ static int compot_energy_forces(int n, int npairs, const int* pi, const int* pj,
     }
     /* per-atom energies and adjoints U = dF/dpsi, V = dF/dchi */
     for (int i = 0; i < n; i++)
-        energies[i] = compot_atom(psi + (size_t)i * NPSI, chi + (size_t)i * NCHI, p,
+        energies[i] = compot_atom(psi + (size_t)i * NPSI, chi + (size_t)i * NCHI, p, species[i],
                                   U + (size_t)i * NPSI, V + (size_t)i * NCHI);
     /* W = U + sum_i V(i) fc(r_ij): total adjoint of psi(j) (stored in U) */
     if (NCHI > 0) {
@@ -102,7 +108,7 @@ static int compot_energy_forces(int n, int npairs, const int* pi, const int* pj,
         const double r = compot_norm(dk);
         if (r >= COMPOT_CUTOFF) continue;
         const int i = pi[k], j = pj[k];
-        compot_pair(r, p, q, phi, dphi);
+        compot_pair(r, COMPOT_PTYPE(k), p, q, phi, dphi);
         const double* W_i = U + (size_t)i * NPSI;
         double g = 0.0;
         for (size_t a = 0; a < NPSI; a++) g += W_i[a] * dphi[a];
@@ -126,8 +132,9 @@ static int compot_energy_forces(int n, int npairs, const int* pi, const int* pj,
     return 0;
 }
 
-static int compot_jacobian(int n, int npairs, const int* pi, const int* pj, const double* d,
-                           const double* p, double* J, double* energies, double* forces)
+static int compot_jacobian(int n, const int* species, int npairs, const int* pi, const int* pj,
+                           const double* d, const double* p, double* J, double* energies,
+                           double* forces)
 {
     const size_t NP = COMPOT_NP, NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI, NB = COMPOT_NB;
     double q[COMPOT_A(COMPOT_NQ)];
@@ -158,7 +165,7 @@ static int compot_jacobian(int n, int npairs, const int* pi, const int* pj, cons
     for (int k = 0; k < npairs; k++) {
         const double r = compot_norm(d + 3 * k);
         if (r >= COMPOT_CUTOFF) continue;
-        compot_pair_jac(r, p, q, phi, dphi, phi_b, dphi_b);
+        compot_pair_jac(r, COMPOT_PTYPE(k), p, q, phi, dphi, phi_b, dphi_b);
         const size_t i = pi[k];
         for (size_t a = 0; a < NPSI; a++) psi[i * NPSI + a] += phi[a];
         for (size_t a = 0; a < NPSI * NB; a++) dpsi[i * NPSI * NB + a] += phi_b[a];
@@ -186,8 +193,8 @@ static int compot_jacobian(int n, int npairs, const int* pi, const int* pj, cons
         double* V_i = V + i * NCHI;
         const double* dpsi_i = dpsi + i * NPSI * NB;
         const double* dchi_i = dchi + i * NCHI * NB;
-        const double e = compot_atom_jac(psi + i * NPSI, chi + i * NCHI, p, U_i, V_i, Fp, Up, Vp,
-                                         Hpp, Hpc, Hcc);
+        const double e = compot_atom_jac(psi + i * NPSI, chi + i * NCHI, p, species[i], U_i, V_i, Fp,
+                                         Up, Vp, Hpp, Hpc, Hcc);
         if (energies) energies[i] = e;
         for (size_t t = 0; t < NP; t++) J[t] += Fp[t];
         double* dU_i = dU + i * NPSI * NP;
@@ -238,7 +245,7 @@ static int compot_jacobian(int n, int npairs, const int* pi, const int* pj, cons
         const double r = compot_norm(dk);
         if (r >= COMPOT_CUTOFF) continue;
         const size_t i = pi[k], j = pj[k];
-        compot_pair_jac(r, p, q, phi, dphi, phi_b, dphi_b);
+        compot_pair_jac(r, COMPOT_PTYPE(k), p, q, phi, dphi, phi_b, dphi_b);
         const double* W_i = U + i * NPSI;
         const double* dW_i = dU + i * NPSI * NP;
         double g = 0.0;

@@ -8,18 +8,21 @@ cdef extern from *:
     """
 @CSOURCE@
     """
-    int compot_energy_forces(int n, int npairs, const int* pi, const int* pj, const double* d,
-                             const double* p, double* energies, double* forces, double* virial) nogil
-    int compot_jacobian(int n, int npairs, const int* pi, const int* pj, const double* d,
-                        const double* p, double* J, double* energies, double* forces) nogil
-    int compot_descriptors(int n, int npairs, const int* pi, const int* pj, const double* d,
-                           const double* p, double* psi, double* chi) nogil
+    int compot_energy_forces(int n, const int* species, int npairs, const int* pi, const int* pj,
+                             const double* d, const double* p, double* energies, double* forces,
+                             double* virial) nogil
+    int compot_jacobian(int n, const int* species, int npairs, const int* pi, const int* pj,
+                        const double* d, const double* p, double* J, double* energies,
+                        double* forces) nogil
+    int compot_descriptors(int n, const int* species, int npairs, const int* pi, const int* pj,
+                           const double* d, const double* p, double* psi, double* chi) nogil
 
 MODEL_TEXT = @TEXT_LITERAL@
 CUTOFF = @CUTOFF@
 PARAMETER_NAMES = @NAMES@
 N_PSI = @NPSI@
 N_CHI = @NCHI@
+N_SPECIES = @NSPECIES@
 
 
 cdef const int* _iptr(const int[::1] a):
@@ -30,17 +33,24 @@ cdef const double* _dptr(const double[::1] a):
     return &a[0] if a.shape[0] > 0 else NULL
 
 
-def _check(int n, pi, pj, d, params):
+def _check(int n, species, pi, pj, d, params):
     if len(params) != @NP@:
         raise ValueError(f"expected @NP@ parameters, got {len(params)}")
     if not (len(pi) == len(pj) == len(d) // 3):
         raise ValueError("pair arrays disagree in length")
+    if len(species) != n:
+        raise ValueError("species array must have one entry per atom")
+    if n and (min(species) < 0 or max(species) >= N_SPECIES):
+        raise ValueError(f"species indices must lie in 0..{N_SPECIES - 1}")
+    if len(pi) and (min(pi) < 0 or max(pi) >= n or min(pj) < 0 or max(pj) >= n):
+        raise ValueError("pair indices out of range")
 
 
-def energy_forces(int n, const int[::1] pi, const int[::1] pj, const double[::1] d,
+def energy_forces(int n, const int[::1] species, const int[::1] pi, const int[::1] pj, const double[::1] d,
                   const double[::1] params):
     """Per-atom energies (n,), forces (n, 3) and virial (3, 3) over a full neighbour list."""
-    _check(n, pi, pj, d, params)
+    _check(n, species, pi, pj, d, params)
+    cdef const int* psp = _iptr(species)
     energies = np.zeros(n)
     forces = np.zeros((n, 3))
     virial = np.zeros((3, 3))
@@ -55,16 +65,17 @@ def energy_forces(int n, const int[::1] pi, const int[::1] pj, const double[::1]
     cdef double* pe = &e[0] if n > 0 else NULL
     cdef double* pf = &f[0, 0] if n > 0 else NULL
     with nogil:
-        status = compot_energy_forces(n, npairs, ppi, ppj, pd, &params[0], pe, pf, &v[0, 0])
+        status = compot_energy_forces(n, psp, npairs, ppi, ppj, pd, &params[0], pe, pf, &v[0, 0])
     if status:
         raise MemoryError("compot kernel: out of memory")
     return energies, forces, virial
 
 
-def jacobian(int n, const int[::1] pi, const int[::1] pj, const double[::1] d,
+def jacobian(int n, const int[::1] species, const int[::1] pi, const int[::1] pj, const double[::1] d,
              const double[::1] params):
     """J (1+3n, P): d(E_total, F_1x, F_1y, ...)/d(parameters); also energies and forces."""
-    _check(n, pi, pj, d, params)
+    _check(n, species, pi, pj, d, params)
+    cdef const int* psp = _iptr(species)
     J = np.zeros((1 + 3 * n, @NP@))
     energies = np.zeros(n)
     forces = np.zeros((n, 3))
@@ -79,16 +90,17 @@ def jacobian(int n, const int[::1] pi, const int[::1] pj, const double[::1] d,
     cdef double* pe = &e[0] if n > 0 else NULL
     cdef double* pf = &f[0, 0] if n > 0 else NULL
     with nogil:
-        status = compot_jacobian(n, npairs, ppi, ppj, pd, &params[0], &jv[0, 0], pe, pf)
+        status = compot_jacobian(n, psp, npairs, ppi, ppj, pd, &params[0], &jv[0, 0], pe, pf)
     if status:
         raise MemoryError("compot kernel: out of memory")
     return J, energies, forces
 
 
-def descriptors(int n, const int[::1] pi, const int[::1] pj, const double[::1] d,
+def descriptors(int n, const int[::1] species, const int[::1] pi, const int[::1] pj, const double[::1] d,
                 const double[::1] params):
     """Descriptors psi (n, N_PSI) and chi (n, N_CHI) of every atom."""
-    _check(n, pi, pj, d, params)
+    _check(n, species, pi, pj, d, params)
+    cdef const int* psp = _iptr(species)
     psi = np.zeros((n, max(N_PSI, 1)))
     chi = np.zeros((n, max(N_CHI, 1)))
     cdef double[:, ::1] ps = psi
@@ -100,5 +112,5 @@ def descriptors(int n, const int[::1] pi, const int[::1] pj, const double[::1] d
     cdef double* pps = &ps[0, 0] if n > 0 else NULL
     cdef double* pch = &ch[0, 0] if n > 0 else NULL
     with nogil:
-        compot_descriptors(n, npairs, ppi, ppj, pd, &params[0], pps, pch)
+        compot_descriptors(n, psp, npairs, ppi, ppj, pd, &params[0], pps, pch)
     return psi[:, :N_PSI], chi[:, :N_CHI]

@@ -55,6 +55,7 @@ class @CLASS@ : public Pair {
     if (allocated) {
       memory->destroy(setflag);
       memory->destroy(cutsq);
+      memory->destroy(type2species);
     }
   }
 
@@ -72,11 +73,12 @@ class @CLASS@ : public Pair {
     if (strcmp(arg[0], "*") != 0 || strcmp(arg[1], "*") != 0)
       error->all(FLERR, "pair_coeff of @STYLE@ must be: pair_coeff * * element ...");
     for (int t = 0; t < ntypes; t++) {
-      bool known = compot_n_elements == 0;
+      int found = compot_n_elements == 0 ? 0 : -1;
       for (int e = 0; e < compot_n_elements; e++)
-        if (strcmp(arg[2 + t], compot_elements[e]) == 0) known = true;
-      if (!known)
+        if (strcmp(arg[2 + t], compot_elements[e]) == 0) found = e;
+      if (found < 0)
         error->all(FLERR, std::string("element ") + arg[2 + t] + " is not in the compot model");
+      type2species[t + 1] = found < COMPOT_NSPECIES ? found : 0;
     }
     for (int i = 1; i <= ntypes; i++)
       for (int j = i; j <= ntypes; j++) setflag[i][j] = 1;
@@ -104,6 +106,7 @@ class @CLASS@ : public Pair {
       memory->create(V, nmax, NCHI_A, "pair:V");
     }
     double **x = atom->x, **f = atom->f;
+    const int *type = atom->type;
     const int inum = list->inum;
     int *ilist = list->ilist, *numneigh = list->numneigh, **firstneigh = list->firstneigh;
     const double *p = compot_params;
@@ -118,7 +121,7 @@ class @CLASS@ : public Pair {
         const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
         const double r = sqrt(dx * dx + dy * dy + dz * dz);
         if (r >= COMPOT_CUTOFF) continue;
-        compot_pair(r, p, q, phi, dphi);
+        compot_pair(r, ptype(type[i], type[j]), p, q, phi, dphi);
         for (int a = 0; a < COMPOT_NPSI; a++) psi[i][a] += phi[a];
       }
     }
@@ -140,7 +143,7 @@ class @CLASS@ : public Pair {
           for (int c = 0; c < COMPOT_NCHI; c++) chi[i][c] += fc * psi[j][compot_chi_src[c]];
         }
       }
-      const double e = compot_atom(psi[i], chi[i], p, W[i], V[i]);
+      const double e = compot_atom(psi[i], chi[i], p, type2species[type[i]], W[i], V[i]);
       if (eflag_global) eng_vdwl += e;
       if (eflag_atom) eatom[i] += e;
     }
@@ -168,7 +171,7 @@ class @CLASS@ : public Pair {
         const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
         const double r = sqrt(dx * dx + dy * dy + dz * dz);
         if (r >= COMPOT_CUTOFF) continue;
-        compot_pair(r, p, q, phi, dphi);
+        compot_pair(r, ptype(type[i], type[j]), p, q, phi, dphi);
         double g = 0.0;
         for (int a = 0; a < COMPOT_NPSI; a++) g += W[i][a] * dphi[a];
         if (COMPOT_NCHI > 0) {
@@ -225,11 +228,19 @@ class @CLASS@ : public Pair {
   static const int NCHI_A = COMPOT_NCHI > 0 ? COMPOT_NCHI : 1;
   int nmax;
   double **psi, **chi, **W, **V;
+  int *type2species = nullptr;
+
+  int ptype(int ti, int tj) const
+  {
+    return compot_pair_type[type2species[ti] * COMPOT_NSPECIES + type2species[tj]];
+  }
 
   void allocate()
   {
     allocated = 1;
     int n = atom->ntypes + 1;
+    memory->create(type2species, n, "pair:type2species");
+    for (int i = 0; i < n; i++) type2species[i] = 0;
     memory->create(setflag, n, n, "pair:setflag");
     for (int i = 1; i < n; i++)
       for (int j = i; j < n; j++) setflag[i][j] = 0;
