@@ -37,9 +37,9 @@ class Calculator(_ASECalculator):
                         "energies": r["energies"], "forces": r["forces"]}
         if "stress" in r:
             self.results["stress"] = r["stress"]
+        elif "stress" in properties:
+            raise CompotError("stress needs a periodic cell with three independent vectors")
         if self.uncertainty or "energy_std" in properties or "forces_std" in properties:
             from .uncertainty import predict_std
 
             self.results.update(predict_std(self.model, self.atoms))
-        elif "stress" in properties:
-            raise CompotError("stress needs a periodic cell with three independent vectors")

@@ -39,7 +39,7 @@ class DesignOptions:
     max_params: int = 80
     validation_fraction: float = 0.2
     seed: int = 0
-    top_k: int = 3                      # parents per round
+    top_k: int = 3                      # parents per round (widened when exhausted)
     seeds: tuple = SEED_SET
     w_energy: float = 0.5
     w_params: float = 0.002
@@ -229,24 +229,26 @@ def design(train, test=None, options: DesignOptions | None = None, log=None, pro
             if canon not in done:
                 return canon, parents.get(s)
         ranked = sorted(records, key=lambda r: score(r, opt))
-        top = [r["text"] for r in ranked[:opt.top_k]]
         used = {}
         for r in records:
             if r.get("kind"):
                 used[r["kind"]] = used.get(r["kind"], 0) + 1
-        candidates = []
-        for rank, parent in enumerate(top):
-            for order, (cand, kind) in enumerate(proposals(parent, top, opt, kinds=True)):
-                if cand in done or any(c[2] == cand for c in candidates):
-                    continue
-                lin, nl, degenerate = n_params(cand)
-                if lin + nl <= opt.max_params and not degenerate:
-                    candidates.append(((used.get(kind, 0), rank, order), parent, cand, kind))
-        if not candidates:
-            return None, None
-        _, parent, cand, kind = min(candidates)
-        kinds_of[cand] = kind
-        return cand, parent
+        # the top_k parents first; when all their recombinations are done, widen the pool
+        for k in range(opt.top_k, len(ranked) + opt.top_k, opt.top_k):
+            top = [r["text"] for r in ranked[:k]]
+            candidates = []
+            for rank, parent in enumerate(top):
+                for order, (cand, kind) in enumerate(proposals(parent, top, opt, kinds=True)):
+                    if cand in done or any(c[2] == cand for c in candidates):
+                        continue
+                    lin, nl, degenerate = n_params(cand)
+                    if lin + nl <= opt.max_params and not degenerate:
+                        candidates.append(((used.get(kind, 0), rank, order), parent, cand, kind))
+            if candidates:
+                _, parent, cand, kind = min(candidates)
+                kinds_of[cand] = kind
+                return cand, parent
+        return None, None
 
     while len(records) < opt.budget:
         if opt.time_limit is not None and time.perf_counter() - t_start > opt.time_limit:
