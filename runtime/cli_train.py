@@ -84,7 +84,8 @@ def cmd_fit(args) -> int:
         raise CompotError(f"--resume: no checkpoint {checkpoint} to resume from")
     try:
         trained = fit(model, train, seed=args.seed, test=test, options=options,
-                      progress=not (args.quiet or args.json), checkpoint=checkpoint, resume=args.resume)
+                      progress=not (args.quiet or args.json), checkpoint=checkpoint, resume=args.resume,
+                      threads=args.threads)
     except KeyboardInterrupt:
         print(f"compot: interrupted; {args.output} is unchanged.  Continue with the same command "
               f"and --resume (evaluations so far are in {checkpoint})", file=sys.stderr)
@@ -274,6 +275,8 @@ def register(sub, common, model_args) -> None:
                    help="truncate the linear solve at this relative singular value (e.g. 3.2e-8: "
                         "the FIM's SC region); smaller, better-conditioned coefficients")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--threads", type=int, default=0,
+                   help="structures evaluated in parallel (default: all cores; results do not depend on it)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted fit from OUTPUT.checkpoint (same command otherwise)")
     common(p)

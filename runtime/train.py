@@ -152,7 +152,7 @@ def _single_thread():
 class Problem:
     """A model on a data set: neighbour lists, targets and loss weights, computed once."""
 
-    def __init__(self, model, dataset: Dataset, options: FitOptions):
+    def __init__(self, model, dataset: Dataset, options: FitOptions, threads: int = 0):
         self.model = model
         self.data = dataset
         self.opt = options
@@ -178,24 +178,46 @@ class Problem:
         self.is_bilinear = len(self.groups) > 1
         self.n_evaluations = 0
         self.n_failures = 0
+        threads = threads or (os.cpu_count() or 1)
+        self._pool = None
+        if threads > 1 and len(self.nls) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=threads)
+
+    def close(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __del__(self):
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False)
+
+    def _map(self, fn):
+        """Apply ``fn(k)`` to every structure; in threads (the kernels release the GIL)."""
+        if self._pool is None:
+            return [fn(k) for k in range(len(self.nls))]
+        return list(self._pool.map(fn, range(len(self.nls))))
 
     def jacobian(self, p):
         J = np.empty((self.nrows, self.P))
         pred = np.empty(self.nrows)
-        for sl, nl in zip(self.slices, self.nls):
-            Jm, e, f = self.model.kernel_jacobian(nl, p)
+
+        def one(k):
+            sl = self.slices[k]
+            Jm, e, f = self.model.kernel_jacobian(self.nls[k], p)
             J[sl] = Jm
             pred[sl.start] = e.sum()
             pred[sl.start + 1:sl.stop] = f.ravel()
+
+        self._map(one)
         return J, pred
 
     def predict(self, p):
-        energies, forces = [], []
-        for nl in self.nls:
-            e, f, _ = self.model.kernel_energy_forces(nl, p)
-            energies.append(e.sum())
-            forces.append(f)
-        return energies, forces
+        out = self._map(lambda k: self.model.kernel_energy_forces(self.nls[k], p))
+        return [e.sum() for e, _, _ in out], [f for _, f, _ in out]
 
     def loss(self, pred) -> float:
         r = self.w * (pred - self.y)
@@ -574,7 +596,7 @@ class Progress:
 # ----------------------------------------------------------------------------- fit
 def fit(model, train, seed: int = 0, test=None, options: FitOptions | None = None,
         progress: bool | None = None, initial=None, checkpoint=None, resume: bool = False,
-        uncertainty: bool = True, **kw):
+        uncertainty: bool = True, threads: int = 0, **kw):
     """Train ``model`` on ``train`` (path, Dataset or list of ase.Atoms with energies and forces).
 
     Returns a new :class:`~compot.runtime.model.Model` with ``parameters`` and ``metadata``
@@ -582,7 +604,8 @@ def fit(model, train, seed: int = 0, test=None, options: FitOptions | None = Non
     that the same fit always gives the same model file.  Keyword options are those of
     :class:`FitOptions`.  ``checkpoint``: a file where the evaluations are saved as the fit goes;
     with ``resume=True`` an interrupted fit continues from it.  ``uncertainty``: store the FIM
-    parameter covariance (see :mod:`compot.runtime.uncertainty`) with the model."""
+    parameter covariance (see :mod:`compot.runtime.uncertainty`) with the model.  ``threads``:
+    structures evaluated in parallel (0: all cores); results do not depend on it."""
     import sys
 
     if options is None:
@@ -594,7 +617,7 @@ def fit(model, train, seed: int = 0, test=None, options: FitOptions | None = Non
     if progress is None:
         progress = sys.stderr.isatty()
     t_start = time.perf_counter()
-    problem = Problem(model, train, options)
+    problem = Problem(model, train, options, threads=threads)
     ir = problem.ir
     # starting point: defaults, overridden by any ``initial`` values given (a partial dict is a
     # warm start, e.g. from trained submodels); lambda domains adapt to the data in either case
@@ -628,11 +651,13 @@ def fit(model, train, seed: int = 0, test=None, options: FitOptions | None = Non
     tracker = _Tracker(problem, None, checkpoint, identity, cache)
     try:
         p = _run_search(tracker, problem, p0, stages, domains, options, seed, progress)
+        tracker.write_checkpoint()
+        trained = _finish(model, problem, tracker, p, domains, options, seed, train, test, t_start)
     except KeyboardInterrupt:
         tracker.write_checkpoint()
         raise
-    tracker.write_checkpoint()
-    trained = _finish(model, problem, tracker, p, domains, options, seed, train, test, t_start)
+    finally:
+        problem.close()
     if uncertainty:
         from .uncertainty import attach_uncertainty
 

@@ -103,7 +103,7 @@ def test_model_file_identical_with_one_or_two_threads(nb_small, tmp_path, compil
                    MKL_NUM_THREADS=threads)
         out = tmp_path / f"m{threads}.json"
         p = _cli("fit", "E[G4L2]", "--train", str(nb_small), "-o", str(out), "--quiet", "--bo-init", "3",
-                 "--bo-iter", "3", "--seed", "11", env=env)
+                 "--bo-iter", "3", "--seed", "11", "--threads", threads, env=env)
         _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err
         files.append(out.read_bytes())
