@@ -18,6 +18,8 @@ def main(argv=None):
     ap.add_argument("--reference", required=True, help="results JSON of benchmarks.paper_tables")
     ap.add_argument("--command", default="")
     ap.add_argument("--out", default="docs/design.md")
+    ap.add_argument("--note", default="", help="a paragraph about how the run went")
+    ap.add_argument("--plot", default="design_nb_pareto.png", help="Pareto plot (relative to the doc)")
     args = ap.parse_args(argv)
     from compot.runtime.design import DesignOptions, DesignResult, read_log, score
 
@@ -38,6 +40,8 @@ def main(argv=None):
              "validation score of the README (force and energy RMSE, parameter count, FIM sloppiness). "
              "Test errors on `nb/test.xyz` are reported for every configuration but not used by the "
              "search.", "",
+             *([args.note, ""] if args.note else []),
+             f"![Pareto front]({args.plot})", "",
              "| rank | model | P | log10 κ | n_SC / linear | val force (eV/Å) | val energy (meV/atom) | "
              "test force (eV/Å) | test energy (meV/atom) | score | Pareto | fit (s) | from |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -1921,9 +1921,11 @@ def _check(int n, species, pi, pj, d, params):
         raise ValueError("pair arrays disagree in length")
     if len(species) != n:
         raise ValueError("species array must have one entry per atom")
-    if n and (min(species) < 0 or max(species) >= N_SPECIES):
+    s = np.asarray(species)
+    if n and (s.min() < 0 or s.max() >= N_SPECIES):
         raise ValueError(f"species indices must lie in 0..{N_SPECIES - 1}")
-    if len(pi) and (min(pi) < 0 or max(pi) >= n or min(pj) < 0 or max(pj) >= n):
+    a, b = np.asarray(pi), np.asarray(pj)
+    if len(a) and (a.min() < 0 or a.max() >= n or b.min() < 0 or b.max() >= n):
         raise ValueError("pair indices out of range")
 
 
