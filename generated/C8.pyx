@@ -241,26 +241,8 @@ cdef extern from *:
         double* V = (double*)calloc((size_t)n * COMPOT_A(NCHI), sizeof(double));
         if (!psi || !chi || !U || !V) { free(psi); free(chi); free(U); free(V); return 1; }
         compot_precompute(p, q);
-        /* pass 1: pair descriptors */
-        for (int k = 0; k < npairs; k++) {
-            const double r = compot_norm(d + 3 * k);
-            if (r >= COMPOT_CUTOFF) continue;
-            compot_pair(r, COMPOT_PTYPE(k), p, q, phi, dphi);
-            double* psi_i = psi + (size_t)pi[k] * NPSI;
-            for (size_t a = 0; a < NPSI; a++) psi_i[a] += phi[a];
-        }
-        /* pass 2: neighbour descriptors chi_c(i) = sum_j fc(r_ij) psi_src(c)(j) */
-        if (NCHI > 0) {
-            for (int k = 0; k < npairs; k++) {
-                const double r = compot_norm(d + 3 * k);
-                if (r >= COMPOT_CUTOFF) continue;
-                double fc, dfc;
-                compot_cutoff(r, &fc, &dfc);
-                double* chi_i = chi + (size_t)pi[k] * NCHI;
-                const double* psi_j = psi + (size_t)pj[k] * NPSI;
-                for (size_t c = 0; c < NCHI; c++) chi_i[c] += fc * psi_j[compot_chi_src[c]];
-            }
-        }
+        /* passes 1-2: psi and chi */
+        compot_descriptors(n, species, npairs, pi, pj, d, p, psi, chi);
         /* per-atom energies and adjoints U = dF/dpsi, V = dF/dchi */
         for (int i = 0; i < n; i++)
             energies[i] = compot_atom(psi + (size_t)i * NPSI, chi + (size_t)i * NCHI, p, species[i],
