@@ -35,7 +35,6 @@ def main(argv=None):
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     os.environ["COMPOT_CACHE"] = tempfile.mkdtemp(prefix="compot-timing-")
-    import numpy as np
     from ase.build import bulk
 
     import compot

@@ -121,7 +121,6 @@ def c_source(m: LoweredModel, d: Derived | None = None, drivers: bool = True) ->
         jac_h.append(_hoist(pair_exprs + jac_exprs, params, table))
     q_assign = [(str(s), e) for e, s in sorted(table.items(), key=lambda kv: int(str(kv[1])[2:-1]))]
     K = m.n_species
-    T = len(d.pair)
 
     def switch(var: str, blocks: list[list[str]]) -> list[str]:
         """One block per case; a single case needs no switch."""

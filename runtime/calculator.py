@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from ase.calculators.calculator import Calculator as _ASECalculator, all_changes
 
 from ..errors import CompotError

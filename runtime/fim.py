@@ -172,7 +172,6 @@ def fim(model, data, params=None, bits: int = 256, blocks: bool = True, extended
 
     ``extended=True`` evaluates J itself in extended precision (``dps`` digits) from the symbolic
     forms; that is slow and meant for small data."""
-    import mpmath
 
     if not isinstance(bits, int) or bits < 53 or bits > 4096:
         raise CompotError(f"bits must be an integer between 53 and 4096, got {bits!r}")

@@ -673,7 +673,6 @@ def _run_search(tracker, problem, p0, stages, domains, options, seed, progress):
         if p_best is None:
             raise CompotError("the starting point of the fit gives non-finite predictions; "
                               "check the data and the model's cutoff")
-        p = p_best
         if options.optimizer in ("bo", "bo+varpro"):
             for s, idx in enumerate(stages):
                 d = len(idx)
@@ -681,11 +680,11 @@ def _run_search(tracker, problem, p0, stages, domains, options, seed, progress):
                     + (options.bo_iterations if options.bo_iterations is not None else 6 * d + 6)
                 label = f"BO stage {s + 1}/{len(stages)} ({d} parameters)"
                 bar.stage(label, total)
-                p = bayes_stage(tracker, tracker.best_p, idx, domains, options, seed + s, f"bo{s + 1}")
+                bayes_stage(tracker, tracker.best_p, idx, domains, options, seed + s, f"bo{s + 1}")
         if options.optimizer in ("varpro", "bo+varpro") and stages:
             idx = [k for st in stages for k in st]
             bar.stage("variable projection (LM)", options.varpro_max_nfev)
-            p = varpro_stage(tracker, tracker.best_p, idx, domains, options)
+            varpro_stage(tracker, tracker.best_p, idx, domains, options)
         # late training: linear-only refit at the best nonlinear point
         bar.stage("final linear refit", 1)
         tracker.evaluate(tracker.best_p, "final", refine=True)

@@ -2,7 +2,6 @@
 
 import json
 import math
-import os
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 import compot
 from compot import DataError, ModelFileError
-from compot.runtime.data import Dataset, as_dataset, read_dataset
+from compot.runtime.data import as_dataset, read_dataset
 from compot.runtime.fim import eigenvalues, exact_gram, fim
 from compot.runtime.train import FitOptions, Problem, fit, linear_groups
 
