@@ -101,11 +101,12 @@ def cmd_show(args) -> int:
     }
     if d is not None:
         jac = {}
+        bindex = {q.name: b for b, q in enumerate(lowered.basis_params)}
         for k, p in enumerate(lowered.params):
-            if p.role in ("alpha", "beta", "basis", "weight"):
-                jac[p.name] = {f"d{s}/d{p.name}": fmt(row[[q.name for q in lowered.basis_params].index(p.name)])
-                               for s, row in zip(lowered.psi, d.phi_b)
-                               if row[[q.name for q in lowered.basis_params].index(p.name)] != 0}
+            if p.name in bindex:
+                b = bindex[p.name]
+                jac[p.name] = {f"d{s}/d{p.name}": fmt(row[b])
+                               for s, row in zip(lowered.psi, d.phi_b) if row[b] != 0}
             else:
                 jac[p.name] = fmt(d.Fp[k])
         out["jacobian"] = jac

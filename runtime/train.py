@@ -176,8 +176,6 @@ class Problem:
         self.linear_idx = [k for k, q in enumerate(self.ir.params) if q.linear]
         self.nonlinear_idx = [k for k, q in enumerate(self.ir.params) if not q.linear]
         self.is_bilinear = len(self.groups) > 1
-        self.n_evaluations = 0
-        self.n_failures = 0
         threads = threads or (os.cpu_count() or 1)
         self._pool = None
         if threads > 1 and len(self.nls) > 1:
@@ -254,7 +252,6 @@ class Problem:
         left * 1); with ``refine``, then variable projection (left factors eliminated, LM on the
         rest), because the "swamps" of bilinear problems make ALS alone very slow."""
         p = np.array(p, dtype=float)
-        self.n_evaluations += 1
         if self.is_bilinear:
             p = product_start(self.ir, p)
         prev = math.inf
@@ -415,7 +412,6 @@ class _Tracker:
             if self.checkpoint and time.monotonic() - self._last_write > 1.0:
                 self.write_checkpoint()
         if p2 is None:
-            self.problem.n_failures += 1
             self.history.append(None)
         else:
             if loss < self.best_loss:
