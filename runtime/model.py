@@ -32,6 +32,7 @@ class Model:
         self.parameters: dict[str, float] | None = None   # set by training / loading
         self.metadata: dict = {}
         self._index = {n: k for k, n in enumerate(self.parameter_names)}
+        self._species_table = None     # atomic number -> species index (built on first use)
 
     def __repr__(self):
         return (f"<compot.Model {self.text!r}: {len(self.linear_names)} linear + "
@@ -110,13 +111,20 @@ class Model:
         every atom is treated alike)."""
         if self.elements is None:
             return np.zeros(len(atoms), dtype=np.int32)
-        index = {e: k for k, e in enumerate(self.elements)}
-        out = np.empty(len(atoms), dtype=np.int32)
-        for k, s in enumerate(atoms.get_chemical_symbols()):
-            if s not in index:
-                raise DataError(f"atom {k} is {s}, which the model (elements "
-                                f"{', '.join(self.elements)}) does not know")
-            out[k] = index[s]
+        if self._species_table is None:
+            from ase.data import atomic_numbers
+
+            table = np.full(len(atomic_numbers) + 1, -1, dtype=np.int32)   # Z -> species, -1 unknown
+            for k, e in enumerate(self.elements):
+                table[atomic_numbers[e]] = k
+            self._species_table = table
+        numbers = np.asarray(atoms.numbers)
+        out = self._species_table[np.clip(numbers, 0, len(self._species_table) - 1)]
+        bad = np.flatnonzero(out < 0)
+        if len(bad):
+            k = int(bad[0])
+            raise DataError(f"atom {k} is {atoms.get_chemical_symbols()[k]}, which the model (elements "
+                            f"{', '.join(self.elements)}) does not know")
         return out
 
     def neighbor_list(self, atoms) -> NeighborList:
