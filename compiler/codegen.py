@@ -19,7 +19,7 @@ from .derive import DFC, FC, Derived, derive
 from .ir import R, LoweredModel
 
 #: bump when the generated code changes meaning (part of the kernel cache key)
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 
 class _Printer(C99CodePrinter):
@@ -105,6 +105,7 @@ def c_source(m: LoweredModel, d: Derived | None = None, drivers: bool = True) ->
     if d is None:
         d = derive(m)
     NP, NPSI, NCHI, NB = len(m.params), len(m.psi), len(m.chi), len(m.basis_params)
+    NPHI, N3 = len(m.pair_functions()), len(m.three_body)
     index = {p.symbol: k for k, p in enumerate(m.params)}
     bparams = [index[p.symbol] for p in m.basis_params]
     sm = _symmap(m)
@@ -145,8 +146,12 @@ def c_source(m: LoweredModel, d: Derived | None = None, drivers: bool = True) ->
     w("#include <stdlib.h>")
     w("#include <string.h>")
     w("")
+    w("#define COMPOT_A(x) ((x) > 0 ? (x) : 1)   /* array size of x elements, at least 1 */")
     w(f"#define COMPOT_NP {NP}")
     w(f"#define COMPOT_NPSI {NPSI}")
+    w(f"#define COMPOT_NPSI2 {m.n_pair_psi}")
+    w(f"#define COMPOT_NPHI {NPHI}")
+    w(f"#define COMPOT_N3 {N3}")
     w(f"#define COMPOT_NCHI {NCHI}")
     w(f"#define COMPOT_NB {NB}")
     w(f"#define COMPOT_NQ {len(table)}")
@@ -154,6 +159,10 @@ def c_source(m: LoweredModel, d: Derived | None = None, drivers: bool = True) ->
     w(f"#define COMPOT_CUTOFF {_fmt_double(m.cutoff)}")
     w(f"#define COMPOT_INV_RC {_fmt_double(1.0 / m.cutoff)}")
     w(f"static const int compot_chi_src[{max(NCHI, 1)}] = {{{', '.join(map(str, m.chi_src or [0]))}}};")
+    if N3:
+        w(f"#define COMPOT_LMAX {max(l for _, _, l in m.three_body)}")
+        w("/* three-body descriptors psi[NPSI2 + m]: (phi index a, phi index b, Legendre degree l) */")
+        w(f"static const int compot_t3[{3 * N3}] = {{{', '.join(str(x) for t in m.three_body for x in t)}}};")
     w(f"static const int compot_basis_param[{max(NB, 1)}] = {{{', '.join(map(str, bparams or [0]))}}};")
     w(f"/* pair type of species (si, sj): compot_pair_type[si * NSPECIES + sj]; types: "
       f"{' '.join(m.pair_types) if K > 1 else 'one'} */")
@@ -174,15 +183,15 @@ def c_source(m: LoweredModel, d: Derived | None = None, drivers: bool = True) ->
     out += _block(q_assign, {}, prefix="u")
     w("}")
     w("")
-    w("/* basis functions phi_a(r) and d phi_a/dr, a = 0..NPSI-1, for pair type t */")
+    w("/* pair functions phi_a(r) and d phi_a/dr, a = 0..NPHI-1, for pair type t */")
     w("static inline void compot_pair(const double r, const int t, const double* p, const double* q,")
     w("                               double* phi, double* dphi) {")
     w("    (void)p; (void)q; (void)r; (void)t;")
     w("    double fc, dfc;")
     w("    compot_cutoff(r, &fc, &dfc);")
-    tg = [f"phi[{a}]" for a in range(NPSI)] + [f"dphi[{a}]" for a in range(NPSI)]
-    if NPSI:
-        w(f"    memset(phi, 0, sizeof(double) * {NPSI}); memset(dphi, 0, sizeof(double) * {NPSI});")
+    tg = [f"phi[{a}]" for a in range(NPHI)] + [f"dphi[{a}]" for a in range(NPHI)]
+    if NPHI:
+        w(f"    memset(phi, 0, sizeof(double) * {NPHI}); memset(dphi, 0, sizeof(double) * {NPHI});")
     out += switch("t", [_block(list(zip(tg, ph)), {}) for ph in pair_h])
     w("}")
     w("")
@@ -192,12 +201,12 @@ def c_source(m: LoweredModel, d: Derived | None = None, drivers: bool = True) ->
     w("    (void)p; (void)q; (void)r; (void)t;")
     w("    double fc, dfc;")
     w("    compot_cutoff(r, &fc, &dfc);")
-    if NPSI:
-        w(f"    memset(phi, 0, sizeof(double) * {NPSI}); memset(dphi, 0, sizeof(double) * {NPSI});")
-    if NPSI * NB:
-        w(f"    memset(phi_b, 0, sizeof(double) * {NPSI * NB}); memset(dphi_b, 0, sizeof(double) * {NPSI * NB});")
-    tg_b = [f"phi_b[{a * NB + b}]" for a in range(NPSI) for b in range(NB)] + \
-           [f"dphi_b[{a * NB + b}]" for a in range(NPSI) for b in range(NB)]
+    if NPHI:
+        w(f"    memset(phi, 0, sizeof(double) * {NPHI}); memset(dphi, 0, sizeof(double) * {NPHI});")
+    if NPHI * NB:
+        w(f"    memset(phi_b, 0, sizeof(double) * {NPHI * NB}); memset(dphi_b, 0, sizeof(double) * {NPHI * NB});")
+    tg_b = [f"phi_b[{a * NB + b}]" for a in range(NPHI) for b in range(NB)] + \
+           [f"dphi_b[{a * NB + b}]" for a in range(NPHI) for b in range(NB)]
     out += switch("t", [_block(list(zip(tg + tg_b, jh)), {}) for jh in jac_h])
     w("}")
     w("")
@@ -245,8 +254,10 @@ def c_source(m: LoweredModel, d: Derived | None = None, drivers: bool = True) ->
     w("    return F;")
     w("}")
     w("")
-    driver = resources.files(__package__).joinpath("templates", "driver.c").read_text(encoding="utf-8")
-    text = "\n".join(out) + "\n\n" + (driver if drivers else "")
+    templates = resources.files(__package__).joinpath("templates")
+    threebody = templates.joinpath("threebody.c").read_text(encoding="utf-8") + "\n" if N3 else ""
+    driver = templates.joinpath("driver.c").read_text(encoding="utf-8") if drivers else ""
+    text = "\n".join(out) + "\n\n" + threebody + driver
     if "\\" in text or '"""' in text:
         raise AssertionError("generated C must not contain backslashes or triple quotes")
     return text

@@ -2,8 +2,13 @@
 
 The per-atom energy is written as E_i = F(psi(i), chi(i); theta) with
   psi_a(i) = sum_j phi_a(r_ij)                  (pair descriptors, one per basis function)
+  psi_m(i) = sum_{j!=k} S_ab(r_ij, r_ik) P_l(cos theta_jik)   (three-body descriptors, m = (a,b,l),
+             S_ab = (phi_a(r_ij) phi_b(r_ik) + phi_b(r_ij) phi_a(r_ik)) / 2, SPEC 3.5)
   chi_c(i) = sum_j fc(r_ij) psi_src(c)(j)       (neighbour descriptors of the N operator)
-and phi_a(r) the basis functions (including the cutoff fc).  The compiler derives everything
+and phi_a(r) the pair functions (including the cutoff fc).  The pair functions form one array
+("phi order"): first those of bases used as pair descriptors (psi index = phi index), then those
+used only as radial functions of three-body bases.  Three-body descriptors follow the pair ones in
+psi.  The compiler derives everything
 (forces, stress, Jacobian) from F and phi_a.
 """
 
@@ -15,6 +20,14 @@ import sympy as sp
 
 #: the pair distance
 R = sp.Symbol("r", positive=True)
+#: the two distances and the bond angle of a three-body term
+R_IJ, R_IK = sp.Symbol("r_ij", positive=True), sp.Symbol("r_ik", positive=True)
+THETA = sp.Symbol("theta_jik")
+
+
+def S_ab(phi_a: sp.Expr, phi_b: sp.Expr) -> sp.Expr:
+    """The symmetrised product (phi_a(r_ij) phi_b(r_ik) + phi_b(r_ij) phi_a(r_ik)) / 2."""
+    return (phi_a.subs(R, R_IJ) * phi_b.subs(R, R_IK) + phi_b.subs(R, R_IJ) * phi_a.subs(R, R_IK)) / 2
 
 
 class fc(sp.Function):
@@ -55,14 +68,19 @@ class Param:
 @dataclass
 class Basis:
     label: str
-    kind: str                 # "G", "C" or "custom"
-    size: int
+    kind: str                 # "G", "C", "custom" or "T" (three-body)
+    size: int                 # number of descriptors
     params: list[Param]
     by_type: list[list[sp.Expr]]  # [pair type][nu]: phi_nu(r) in R, fc(R), dfc(R), parameters
     psi_offset: int = 0
     chi_offset: int | None = None   # set when an N term uses the basis
     text: str = ""            # canonical spec text (for display)
     group: int = 0
+    descriptor: bool = False  # a term uses it (pair bases: its phi are summed into psi)
+    phi_offset: int | None = None   # pair bases: offset of its functions in the phi array
+    radial: "Basis | None" = None   # three-body: the pair basis of its radial functions
+    order: int = 0                  # three-body: largest Legendre degree
+    triplets: list = field(default_factory=list)  # three-body: (a, b, l), 0-based, a <= b
 
     @property
     def functions(self) -> list[sp.Expr]:
@@ -109,6 +127,12 @@ class LoweredModel:
     energies: list = field(default_factory=list)     # F for each species (its own shifts)
     pair_types: list = field(default_factory=lambda: [""])   # labels "Nb-Mo" (one "" if 1 species)
     pair_type_table: list = field(default_factory=lambda: [0])   # [si * K + sj] -> pair type
+    n_pair_psi: int | None = None    # pair descriptors come first in psi (None: all of them)
+    three_body: list = field(default_factory=list)   # (phi index a, phi index b, l) per 3-body psi
+
+    def __post_init__(self):
+        if self.n_pair_psi is None:
+            self.n_pair_psi = len(self.psi)
 
     @property
     def n_species(self) -> int:
@@ -122,9 +146,24 @@ class LoweredModel:
     def basis_params(self) -> list[Param]:
         return [p for b in self.bases for p in b.params]
 
+    @property
+    def phi_bases(self) -> list[Basis]:
+        """Pair bases in phi order."""
+        return sorted((b for b in self.bases if b.phi_offset is not None), key=lambda b: b.phi_offset)
+
     def pair_functions(self, t: int = 0) -> list[sp.Expr]:
-        """phi_a(r) of every pair descriptor for pair type ``t``."""
-        return [f for b in self.bases for f in b.by_type[t]]
+        """The phi array for pair type ``t``: pair-descriptor functions (psi index = phi index),
+        then radial functions used only by three-body bases."""
+        return [f for b in self.phi_bases for f in b.by_type[t]]
+
+    def descriptor_expression(self, a: int) -> sp.Expr:
+        """The summand of psi[a]: phi_a(r) summed over neighbours j (r = r_ij) for a pair
+        descriptor; S_ab(r_ij, r_ik) P_l(cos theta_jik) summed over j != k for a three-body one."""
+        phi = self.pair_functions()
+        if a < self.n_pair_psi:
+            return phi[a]
+        fa, fb, l = self.three_body[a - self.n_pair_psi]
+        return S_ab(phi[fa], phi[fb]) * sp.legendre(l, sp.cos(THETA))
 
     def latex_names(self) -> dict:
         """LaTeX spellings of every symbol, for ``sympy.latex(..., symbol_names=...)``."""

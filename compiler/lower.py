@@ -108,6 +108,24 @@ class _Lowering:
             if label not in self.defs:
                 return label
 
+    def _make_three_body(self, spec: n.ThreeBody, group: int, label: str | None = None) -> Basis:
+        """A three-body basis (SPEC 3.5): descriptors (a, b, l) for the pair functions a <= b of
+        its radial basis and Legendre degrees l = 0..order.  An inline radial basis is private to
+        it; a named one may be shared with pair terms."""
+        radial = self._resolve(spec.radial, {}, group)
+        if radial.kind == "T":
+            raise ModelError("the radial basis of a three-body basis must be a pair basis",
+                             spec.radial.pos.line, spec.radial.pos.column)
+        if label is None:
+            label = self._new_label()
+        nr = radial.size
+        triplets = [(a, b, l) for a in range(nr) for b in range(a, nr) for l in range(spec.order + 1)]
+        basis = Basis(label, "T", len(triplets), [], [[] for _ in self.pair_types],
+                      text=basis_spec_text(spec), group=group, radial=radial, order=spec.order,
+                      triplets=triplets)
+        self.bases.append(basis)
+        return basis
+
     def _make_basis(self, label: str, spec: n.BasisSpec, group: int) -> Basis:
         """One set of basis parameters per unordered element pair (paper App. A), suffixed
         ``[X-Y]`` when the model has several elements, plus composition weights ``a[X-Y]`` for all
@@ -166,17 +184,22 @@ class _Lowering:
     def _resolve(self, ref: n.BasisRef, scope: dict, group: int) -> Basis:
         if ref.name is not None:
             if ref.name not in self.named:
-                self.named[ref.name] = self._make_basis(ref.name, self.defs[ref.name].spec, group)
+                spec = self.defs[ref.name].spec
+                self.named[ref.name] = self._make_three_body(spec, group, ref.name) \
+                    if isinstance(spec, n.ThreeBody) else self._make_basis(ref.name, spec, group)
             b = self.named[ref.name]
         else:
             key = ref.spec
             if key not in scope:
-                scope[key] = self._make_basis(self._new_label(), ref.spec, group)
+                scope[key] = self._make_three_body(ref.spec, group) \
+                    if isinstance(ref.spec, n.ThreeBody) else \
+                    self._make_basis(self._new_label(), ref.spec, group)
             b = scope[key]
-        if b.group != group:
-            b.group = 0
-            for p in b.params:
-                p.group = 0
+        for x in (b, b.radial):
+            if x is not None and x.group != group:
+                x.group = 0
+                for p in x.params:
+                    p.group = 0
         return b
 
     # ------------------------------------------------------------ terms
@@ -203,6 +226,7 @@ class _Lowering:
         # a single term
         g = 1 if group == -1 else group
         basis = self._resolve(e.basis, scope, g)
+        basis.descriptor = True
         self.term_counter += 1
         label = f"t{self.term_counter}"
         params = []
@@ -246,13 +270,19 @@ class _Lowering:
         self.params.append(p)
         return p
 
+    @staticmethod
+    def _index_names(basis: Basis) -> list[str]:
+        if basis.kind == "T":
+            return [f"{a + 1},{b + 1},P{l}" for a, b, l in basis.triplets]
+        return [str(nu) for nu in range(1, basis.size + 1)]
+
     def _psi(self, basis: Basis) -> list[sp.Symbol]:
-        return [sp.Symbol(f"psi[{basis.label},{nu}]") for nu in range(1, basis.size + 1)]
+        return [sp.Symbol(f"psi[{basis.label},{x}]") for x in self._index_names(basis)]
 
     def _chi(self, basis: Basis) -> list[sp.Symbol]:
         if basis.chi_offset is None:
             basis.chi_offset = -1  # marks use; offsets are assigned after lowering
-        return [sp.Symbol(f"chi[{basis.label},{nu}]") for nu in range(1, basis.size + 1)]
+        return [sp.Symbol(f"chi[{basis.label},{x}]") for x in self._index_names(basis)]
 
     def _check_degenerate(self, children):
         seen = {}
@@ -298,11 +328,26 @@ def lower(model: n.Model, cutoff: float | None = None, elements=None) -> Lowered
     low = _Lowering(model, rc, els)
     top_group = -1 if isinstance(model.expr, (n.Sum, n.Product)) else 1
     tree, energy = low.lower(model.expr, {}, True, top_group)
-    # descriptor layout
-    psi, chi, chi_src = [], [], []
+    # descriptor layout: pair descriptors (psi index = phi index), then three-body descriptors;
+    # the phi array continues with radial functions used only by three-body bases
+    pair_bases = [b for b in low.bases if b.kind != "T"]
+    phi_order = [b for b in pair_bases if b.descriptor] + [b for b in pair_bases if not b.descriptor]
+    offset = 0
+    for b in phi_order:
+        b.phi_offset = offset
+        offset += b.size
+    psi, chi, chi_src, three_body = [], [], [], []
+    for b in phi_order:
+        if b.descriptor:
+            b.psi_offset = len(psi)
+            psi += low._psi(b)
+    n_pair_psi = len(psi)
     for b in low.bases:
-        b.psi_offset = len(psi)
-        psi += low._psi(b)
+        if b.kind == "T":
+            b.psi_offset = len(psi)
+            psi += low._psi(b)
+            r0 = b.radial.phi_offset
+            three_body += [(r0 + a, r0 + c, l) for a, c, l in b.triplets]
     for b in low.bases:
         if b.chi_offset is not None:
             b.chi_offset = len(chi)
@@ -320,4 +365,4 @@ def lower(model: n.Model, cutoff: float | None = None, elements=None) -> Lowered
     else:
         table = [0]
     return LoweredModel(canonical, rc, els, params, low.bases, psi, chi, chi_src, energy, tree,
-                        low.warnings, energies, list(low.pair_types), table)
+                        low.warnings, energies, list(low.pair_types), table, n_pair_psi, three_body)

@@ -18,6 +18,7 @@ REFERENCE_MODELS = [
     "G8*G8",
     "G10*E[G8L4]",
     "E[G8L4] + N[E[G8L4]]",
+    "G6 + E[T[G3 P2] L2]",
 ]
 REFERENCE_CUTOFF = 5.0
 

@@ -14,8 +14,12 @@ cdef extern from *:
     #include <stdlib.h>
     #include <string.h>
 
+    #define COMPOT_A(x) ((x) > 0 ? (x) : 1)   /* array size of x elements, at least 1 */
     #define COMPOT_NP 39
     #define COMPOT_NPSI 8
+    #define COMPOT_NPSI2 8
+    #define COMPOT_NPHI 8
+    #define COMPOT_N3 0
     #define COMPOT_NCHI 0
     #define COMPOT_NB 2
     #define COMPOT_NQ 56
@@ -116,7 +120,7 @@ cdef extern from *:
         q[55] = 14*pow(p[1], 13)*u18;
     }
 
-    /* basis functions phi_a(r) and d phi_a/dr, a = 0..NPSI-1, for pair type t */
+    /* pair functions phi_a(r) and d phi_a/dr, a = 0..NPHI-1, for pair type t */
     static inline void compot_pair(const double r, const int t, const double* p, const double* q,
                                    double* phi, double* dphi) {
         (void)p; (void)q; (void)r; (void)t;
@@ -566,32 +570,159 @@ cdef extern from *:
      *
      * int compot_jacobian(n, species, npairs, pi, pj, d, p, J[(1+3n)*NP], energies[n] or NULL, forces[3n] or NULL)
      *   J row 0: dE_total/dtheta; row 1+3i+x: dF_ix/dtheta (row-major, NP columns).
+     *
+     * Arrays: phi[NPHI] holds the pair functions of one pair (the first NPSI2 are summed into the pair
+     * descriptors psi[0..NPSI2), the rest are radial functions of three-body bases); psi[NPSI] holds the
+     * pair descriptors followed by the N3 three-body descriptors.
      */
-    #define COMPOT_A(x) ((x) > 0 ? (x) : 1)
 
     static inline double compot_norm(const double* v) {
         return sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
     }
 
-    /* descriptors only: psi[n*NPSI], chi[n*NCHI] (zero-initialised by the caller) */
     #define COMPOT_PTYPE(k) compot_pair_type[species[pi[k]] * COMPOT_NSPECIES + species[pj[k]]]
 
+    #if COMPOT_N3 > 0
+    /* three-body passes over all atoms (the per-atom work is in compot_t3_psi and compot_t3_grad) */
+
+    /* pairs within the cutoff grouped by first atom: order[start[i] .. start[i+1]) */
+    typedef struct { int* start; int* order; int maxnb; } compot_groups;
+
+    static void compot_groups_free(compot_groups* G) { free(G->start); free(G->order); }
+
+    static int compot_group_pairs(int n, int npairs, const int* pi, const double* d, compot_groups* G) {
+        G->start = (int*)calloc((size_t)n + 1, sizeof(int));
+        G->order = (int*)malloc(sizeof(int) * (size_t)COMPOT_A(npairs));
+        int* cursor = (int*)malloc(sizeof(int) * (size_t)COMPOT_A(n));
+        G->maxnb = 0;
+        if (!G->start || !G->order || !cursor) { free(cursor); compot_groups_free(G); return 1; }
+        for (int k = 0; k < npairs; k++)
+            if (compot_norm(d + 3 * k) < COMPOT_CUTOFF) G->start[pi[k] + 1]++;
+        for (int i = 0; i < n; i++) {
+            if (G->start[i + 1] > G->maxnb) G->maxnb = G->start[i + 1];
+            G->start[i + 1] += G->start[i];
+            cursor[i] = G->start[i];
+        }
+        for (int k = 0; k < npairs; k++)
+            if (compot_norm(d + 3 * k) < COMPOT_CUTOFF) G->order[cursor[pi[k]]++] = k;
+        free(cursor);
+        return 0;
+    }
+
+    static void compot_nbrs_load(int i, const compot_groups* G, const int* species, const int* pi,
+                                 const int* pj, const double* d, const double* p, const double* q,
+                                 compot_nbrs* N) {
+        const size_t NPHI = COMPOT_NPHI, NB = COMPOT_NB;
+        N->m = G->start[i + 1] - G->start[i];
+        for (int s = 0; s < N->m; s++) {
+            const int k = G->order[G->start[i] + s];
+            const double r = compot_norm(d + 3 * k);
+            N->r[s] = r;
+            for (int x = 0; x < 3; x++) N->u[3 * s + x] = d[3 * k + x] / r;
+            if (N->gb)
+                compot_pair_jac(r, COMPOT_PTYPE(k), p, q, N->g + s * NPHI, N->dg + s * NPHI,
+                                N->gb + s * NPHI * NB, N->dgb + s * NPHI * NB);
+            else
+                compot_pair(r, COMPOT_PTYPE(k), p, q, N->g + s * NPHI, N->dg + s * NPHI);
+        }
+    }
+
+    /* three-body descriptors of all atoms, added to psi (and dpsi when not NULL) */
+    static int compot_t3_all_psi(int n, const int* species, int npairs, const int* pi, const int* pj,
+                                 const double* d, const double* p, const double* q, double* psi,
+                                 double* dpsi) {
+        const size_t NPSI = COMPOT_NPSI, NB = COMPOT_NB;
+        compot_groups G;
+        compot_nbrs N;
+        if (compot_group_pairs(n, npairs, pi, d, &G)) return 1;
+        if (compot_nbrs_alloc(&N, G.maxnb, dpsi != NULL)) { compot_nbrs_free(&N); compot_groups_free(&G); return 1; }
+        for (int i = 0; i < n; i++) {
+            compot_nbrs_load(i, &G, species, pi, pj, d, p, q, &N);
+            compot_t3_psi(&N, psi + (size_t)i * NPSI + COMPOT_NPSI2,
+                          dpsi ? dpsi + ((size_t)i * NPSI + COMPOT_NPSI2) * NB : NULL);
+        }
+        compot_nbrs_free(&N);
+        compot_groups_free(&G);
+        return 0;
+    }
+
+    /* three-body forces and virial from the descriptor adjoints W (NPSI per atom); with dW (NPSI*NP per
+     * atom) and J != NULL also the force rows of the Jacobian */
+    static int compot_t3_forces(int n, const int* species, int npairs, const int* pi, const int* pj,
+                                const double* d, const double* p, const double* q, const double* W,
+                                const double* dW, double* forces, double* virial, double* J) {
+        const size_t NPSI = COMPOT_NPSI, NB = COMPOT_NB, N3 = COMPOT_N3, NP = COMPOT_NP;
+        compot_groups G;
+        compot_nbrs N;
+        const int jac = J != NULL;
+        if (compot_group_pairs(n, npairs, pi, d, &G)) return 1;
+        const size_t M = (size_t)COMPOT_A(G.maxnb);
+        double* B = (double*)malloc(sizeof(double) * M * N3 * 3);
+        double* dB = jac ? (double*)malloc(sizeof(double) * M * N3 * 3 * COMPOT_A(NB)) : NULL;
+        double* gk = (double*)malloc(sizeof(double) * COMPOT_A(NP));
+        if (compot_nbrs_alloc(&N, G.maxnb, jac) || !B || !gk || (jac && !dB)) {
+            compot_nbrs_free(&N); compot_groups_free(&G); free(B); free(dB); free(gk);
+            return 1;
+        }
+        for (int i = 0; i < n; i++) {
+            compot_nbrs_load(i, &G, species, pi, pj, d, p, q, &N);
+            compot_t3_grad(&N, B, dB);
+            const double* W3 = W + (size_t)i * NPSI + COMPOT_NPSI2;
+            const double* dW3 = jac ? dW + ((size_t)i * NPSI + COMPOT_NPSI2) * NP : NULL;
+            for (int s = 0; s < N.m; s++) {
+                const int k = G.order[G.start[i] + s], j = pj[k];
+                const double* Bs = B + (size_t)s * N3 * 3;
+                for (int x = 0; x < 3; x++) {
+                    double f = 0.0;
+                    for (size_t m = 0; m < N3; m++) f += W3[m] * Bs[m * 3 + x];
+                    if (forces) { forces[3 * i + x] += f; forces[3 * j + x] -= f; }
+                    if (virial)
+                        for (int y = 0; y < 3; y++) virial[3 * y + x] += d[3 * k + y] * f;
+                    if (!jac) continue;
+                    for (size_t t = 0; t < NP; t++) gk[t] = 0.0;
+                    for (size_t m = 0; m < N3; m++) {
+                        const double b = Bs[m * 3 + x];
+                        const double* dWm = dW3 + m * NP;
+                        for (size_t t = 0; t < NP; t++) gk[t] += dWm[t] * b;
+                        const double* dBm = dB + ((size_t)s * N3 * 3 + m * 3 + x) * NB;
+                        for (size_t e = 0; e < NB; e++) gk[compot_basis_param[e]] += W3[m] * dBm[e];
+                    }
+                    double* Ji = J + (1 + 3 * (size_t)i + x) * NP;
+                    double* Jj = J + (1 + 3 * (size_t)j + x) * NP;
+                    for (size_t t = 0; t < NP; t++) { Ji[t] += gk[t]; Jj[t] -= gk[t]; }
+                }
+            }
+        }
+        compot_nbrs_free(&N);
+        compot_groups_free(&G);
+        free(B); free(dB); free(gk);
+        return 0;
+    }
+    #endif
+
+    /* descriptors only: psi[n*NPSI], chi[n*NCHI] (zero-initialised by the caller); 0, or 1 when out
+     * of memory */
     static int compot_descriptors(int n, const int* species, int npairs, const int* pi, const int* pj,
                                   const double* d,
                                   const double* p, double* psi, double* chi)
     {
         const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI;
         double q[COMPOT_A(COMPOT_NQ)];
-        double phi[COMPOT_A(COMPOT_NPSI)], dphi[COMPOT_A(COMPOT_NPSI)];
+        double phi[COMPOT_A(COMPOT_NPHI)], dphi[COMPOT_A(COMPOT_NPHI)];
         (void)n;
         compot_precompute(p, q);
-        for (int k = 0; k < npairs; k++) {
-            const double r = compot_norm(d + 3 * k);
-            if (r >= COMPOT_CUTOFF) continue;
-            compot_pair(r, COMPOT_PTYPE(k), p, q, phi, dphi);
-            double* psi_i = psi + (size_t)pi[k] * NPSI;
-            for (size_t a = 0; a < NPSI; a++) psi_i[a] += phi[a];
+        if (COMPOT_NPSI2 > 0) {
+            for (int k = 0; k < npairs; k++) {
+                const double r = compot_norm(d + 3 * k);
+                if (r >= COMPOT_CUTOFF) continue;
+                compot_pair(r, COMPOT_PTYPE(k), p, q, phi, dphi);
+                double* psi_i = psi + (size_t)pi[k] * NPSI;
+                for (size_t a = 0; a < COMPOT_NPSI2; a++) psi_i[a] += phi[a];
+            }
         }
+    #if COMPOT_N3 > 0
+        if (compot_t3_all_psi(n, species, npairs, pi, pj, d, p, q, psi, NULL)) return 1;
+    #endif
         if (NCHI > 0) {
             for (int k = 0; k < npairs; k++) {
                 const double r = compot_norm(d + 3 * k);
@@ -612,7 +743,7 @@ cdef extern from *:
     {
         const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI;
         double q[COMPOT_A(COMPOT_NQ)];
-        double phi[COMPOT_A(COMPOT_NPSI)], dphi[COMPOT_A(COMPOT_NPSI)];
+        double phi[COMPOT_A(COMPOT_NPHI)], dphi[COMPOT_A(COMPOT_NPHI)];
         double* psi = (double*)calloc((size_t)n * COMPOT_A(NPSI), sizeof(double));
         double* chi = (double*)calloc((size_t)n * COMPOT_A(NCHI), sizeof(double));
         double* U = (double*)calloc((size_t)n * COMPOT_A(NPSI), sizeof(double));
@@ -620,7 +751,10 @@ cdef extern from *:
         if (!psi || !chi || !U || !V) { free(psi); free(chi); free(U); free(V); return 1; }
         compot_precompute(p, q);
         /* passes 1-2: psi and chi */
-        compot_descriptors(n, species, npairs, pi, pj, d, p, psi, chi);
+        if (compot_descriptors(n, species, npairs, pi, pj, d, p, psi, chi)) {
+            free(psi); free(chi); free(U); free(V);
+            return 1;
+        }
         /* per-atom energies and adjoints U = dF/dpsi, V = dF/dchi */
         for (int i = 0; i < n; i++)
             energies[i] = compot_atom(psi + (size_t)i * NPSI, chi + (size_t)i * NCHI, p, species[i],
@@ -648,7 +782,7 @@ cdef extern from *:
             compot_pair(r, COMPOT_PTYPE(k), p, q, phi, dphi);
             const double* W_i = U + (size_t)i * NPSI;
             double g = 0.0;
-            for (size_t a = 0; a < NPSI; a++) g += W_i[a] * dphi[a];
+            for (size_t a = 0; a < COMPOT_NPSI2; a++) g += W_i[a] * dphi[a];
             if (NCHI > 0) {
                 double fc, dfc, h = 0.0;
                 compot_cutoff(r, &fc, &dfc);
@@ -665,8 +799,12 @@ cdef extern from *:
                 for (int y = 0; y < 3; y++) virial[3 * y + x] += dk[y] * f;
             }
         }
+        int status = 0;
+    #if COMPOT_N3 > 0
+        status = compot_t3_forces(n, species, npairs, pi, pj, d, p, q, U, NULL, forces, virial, NULL);
+    #endif
         free(psi); free(chi); free(U); free(V);
-        return 0;
+        return status;
     }
 
     static int compot_jacobian(int n, const int* species, int npairs, const int* pi, const int* pj,
@@ -675,8 +813,8 @@ cdef extern from *:
     {
         const size_t NP = COMPOT_NP, NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI, NB = COMPOT_NB;
         double q[COMPOT_A(COMPOT_NQ)];
-        double phi[COMPOT_A(COMPOT_NPSI)], dphi[COMPOT_A(COMPOT_NPSI)];
-        double phi_b[COMPOT_A(COMPOT_NPSI * COMPOT_NB)], dphi_b[COMPOT_A(COMPOT_NPSI * COMPOT_NB)];
+        double phi[COMPOT_A(COMPOT_NPHI)], dphi[COMPOT_A(COMPOT_NPHI)];
+        double phi_b[COMPOT_A(COMPOT_NPHI * COMPOT_NB)], dphi_b[COMPOT_A(COMPOT_NPHI * COMPOT_NB)];
         double Fp[COMPOT_A(COMPOT_NP)], gk[COMPOT_A(COMPOT_NP)];
         double* psi = (double*)calloc((size_t)n * COMPOT_A(NPSI), sizeof(double));
         double* chi = (double*)calloc((size_t)n * COMPOT_A(NCHI), sizeof(double));
@@ -699,14 +837,17 @@ cdef extern from *:
         compot_precompute(p, q);
         memset(J, 0, sizeof(double) * (1 + 3 * (size_t)n) * NP);
         /* pass 1: psi and dpsi/dq (basis parameters only) */
-        for (int k = 0; k < npairs; k++) {
+        for (int k = 0; k < (COMPOT_NPSI2 > 0 ? npairs : 0); k++) {
             const double r = compot_norm(d + 3 * k);
             if (r >= COMPOT_CUTOFF) continue;
             compot_pair_jac(r, COMPOT_PTYPE(k), p, q, phi, dphi, phi_b, dphi_b);
             const size_t i = pi[k];
-            for (size_t a = 0; a < NPSI; a++) psi[i * NPSI + a] += phi[a];
-            for (size_t a = 0; a < NPSI * NB; a++) dpsi[i * NPSI * NB + a] += phi_b[a];
+            for (size_t a = 0; a < COMPOT_NPSI2; a++) psi[i * NPSI + a] += phi[a];
+            for (size_t a = 0; a < COMPOT_NPSI2 * NB; a++) dpsi[i * NPSI * NB + a] += phi_b[a];
         }
+    #if COMPOT_N3 > 0
+        if (compot_t3_all_psi(n, species, npairs, pi, pj, d, p, q, psi, dpsi)) { status = 1; goto done; }
+    #endif
         /* pass 2: chi and dchi/dq */
         if (NCHI > 0) {
             for (int k = 0; k < npairs; k++) {
@@ -787,7 +928,7 @@ cdef extern from *:
             const double* dW_i = dU + i * NPSI * NP;
             double g = 0.0;
             for (size_t t = 0; t < NP; t++) gk[t] = 0.0;
-            for (size_t a = 0; a < NPSI; a++) {
+            for (size_t a = 0; a < COMPOT_NPSI2; a++) {
                 g += W_i[a] * dphi[a];
                 const double da = dphi[a];
                 const double* dWa = dW_i + a * NP;
@@ -816,6 +957,9 @@ cdef extern from *:
                 for (size_t t = 0; t < NP; t++) { Ji[t] += gk[t] * u; Jj[t] -= gk[t] * u; }
             }
         }
+    #if COMPOT_N3 > 0
+        status = compot_t3_forces(n, species, npairs, pi, pj, d, p, q, U, dU, forces, NULL, J);
+    #endif
     done:
         free(psi); free(chi); free(U); free(V); free(dpsi); free(dchi); free(dU); free(dV);
         free(Up); free(Vp); free(Hpp); free(Hpc); free(Hcc);
@@ -927,6 +1071,9 @@ def descriptors(int n, const int[::1] species, const int[::1] pi, const int[::1]
     cdef const double* pd = _dptr(d)
     cdef double* pps = &ps[0, 0] if n > 0 else NULL
     cdef double* pch = &ch[0, 0] if n > 0 else NULL
+    cdef int status
     with nogil:
-        compot_descriptors(n, psp, npairs, ppi, ppj, pd, &params[0], pps, pch)
+        status = compot_descriptors(n, psp, npairs, ppi, ppj, pd, &params[0], pps, pch)
+    if status:
+        raise MemoryError("compot kernel: out of memory")
     return psi[:, :N_PSI], chi[:, :N_CHI]

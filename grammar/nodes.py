@@ -90,7 +90,16 @@ class CustomBasis:
     pos: Pos = _pos()
 
 
-BasisSpec = Union[ShortBasis, CustomBasis]
+@dataclass(frozen=True)
+class ThreeBody:
+    """``T[G4 P2]``: psi_abl(i) = sum_{j!=k} S_ab(r_ij, r_ik) P_l(cos theta_jik) for the pair
+    functions a <= b of a radial basis and Legendre degrees l = 0..order (SPEC 3.5)."""
+    radial: "BasisRef"
+    order: int
+    pos: Pos = _pos()
+
+
+BasisSpec = Union[ShortBasis, CustomBasis, ThreeBody]
 
 
 @dataclass(frozen=True)
@@ -102,8 +111,8 @@ class BasisDef:
 
 @dataclass(frozen=True)
 class BasisRef:
-    """A use of a basis: either a shorthand spec (anonymous) or the name of a defined basis."""
-    spec: ShortBasis | None = None
+    """A use of a basis: either an inline spec (anonymous) or the name of a defined basis."""
+    spec: ShortBasis | ThreeBody | None = None
     name: str | None = None
     pos: Pos = _pos()
 

@@ -20,10 +20,12 @@ from . import nodes as n
 
 #: largest basis size and layer count accepted (a guard against absurd models like G100000)
 MAX_SIZE = 64
+#: largest Legendre degree of a three-body basis
+MAX_LEGENDRE = 12
 #: largest cutoff radius in Angstrom accepted in model text
 MAX_CUTOFF = 20.0
 #: names the language reserves
-RESERVED = frozenset({"E", "N", "r", "nu", "x", "fc", "basis", "cutoff", "elements", "in",
+RESERVED = frozenset({"E", "N", "T", "r", "nu", "x", "fc", "basis", "cutoff", "elements", "in",
                       *n.FUNCTIONS})
 
 # What each terminal means to a person, for "expected ..." in syntax errors.
@@ -31,6 +33,7 @@ _DESCRIBE = {
     "SHORT_BASIS": "a basis like G8 or C8",
     "NAME": "a name",
     "LAYERS": "a layer count like L4",
+    "PORDER": "a Legendre order like P2",
     "NUMBER": "a number",
     "SIGN": "a sign",
     "FUNC": "a function (exp log sqrt sin cos tanh)",
@@ -38,6 +41,7 @@ _DESCRIBE = {
     "PROD_OP": "'*'",
     "E": "'E['",
     "N": "'N['",
+    "T": "'T['",
     "LSQB": "'['",
     "RSQB": "']'",
     "LPAR": "'('",
@@ -229,8 +233,21 @@ class _ToAst(Transformer):
     def bounds(self, meta, items):
         return tuple(items)
 
+    def three_body(self, meta, items):
+        radial, order = items
+        degree = str(order)[1:]
+        if not degree.isdigit() or int(degree) > MAX_LEGENDRE:
+            raise ModelError(f"Legendre order {str(order)!r} must be P0 .. P{MAX_LEGENDRE}",
+                             order.line, order.column)
+        return n.ThreeBody(radial, int(degree), _pos(meta))
+
+    def radial_ref(self, meta, items):
+        return self.basis_ref(meta, items)
+
     def basis_ref(self, meta, items):
         tok = items[0]
+        if isinstance(tok, n.ThreeBody):
+            return n.BasisRef(spec=tok, pos=tok.pos)
         if tok.type == "SHORT_BASIS":
             return n.BasisRef(spec=_short(tok), pos=_pos(tok))
         return n.BasisRef(name=str(tok), pos=_pos(tok))
@@ -317,14 +334,26 @@ def _resolve_names(model: n.Model) -> None:
         defined[d.name] = d
     used = set()
 
+    def use(ref: n.BasisRef, radial: bool = False):
+        if ref.name is None:
+            if isinstance(ref.spec, n.ThreeBody):
+                use(ref.spec.radial, True)
+            return
+        if ref.name not in defined:
+            hint = f" (defined: {', '.join(defined)})" if defined else ""
+            raise ModelError(f"unknown basis {ref.name!r}{hint}", ref.pos.line, ref.pos.column)
+        spec = defined[ref.name].spec
+        if radial and isinstance(spec, n.ThreeBody):
+            raise ModelError(f"the radial basis of a three-body basis must be a pair basis, but "
+                             f"{ref.name!r} is a three-body basis", ref.pos.line, ref.pos.column)
+        if ref.name not in used:
+            used.add(ref.name)
+            if isinstance(spec, n.ThreeBody):
+                use(spec.radial, True)
+
     def walk(e):
         if isinstance(e, (n.Linear, n.Exp, n.NExp)):
-            if e.basis.name is not None:
-                if e.basis.name not in defined:
-                    hint = f" (defined: {', '.join(defined)})" if defined else ""
-                    raise ModelError(f"unknown basis {e.basis.name!r}{hint}",
-                                     e.basis.pos.line, e.basis.pos.column)
-                used.add(e.basis.name)
+            use(e.basis)
         elif isinstance(e, n.Sum):
             for t in e.terms:
                 walk(t)

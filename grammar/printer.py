@@ -53,6 +53,8 @@ def formula_text(f: n.Formula) -> str:
 def basis_spec_text(spec: n.BasisSpec) -> str:
     if isinstance(spec, n.ShortBasis):
         return f"{spec.kind}{spec.size}"
+    if isinstance(spec, n.ThreeBody):
+        return f"T[{_ref(spec.radial, False)} P{spec.order}]"
     params = []
     for p in spec.params:
         s = f"{p.name} = {_num(p.value)}"
@@ -64,7 +66,7 @@ def basis_spec_text(spec: n.BasisSpec) -> str:
 
 def _ref(ref: n.BasisRef, glued: bool) -> str:
     if ref.spec is not None:
-        return basis_spec_text(ref.spec)
+        return basis_spec_text(ref.spec) + (" " if glued and isinstance(ref.spec, n.ThreeBody) else "")
     return ref.name + (" " if glued else "")
 
 

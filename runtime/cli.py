@@ -78,11 +78,13 @@ def cmd_show(args) -> int:
     d = derive(lowered) if args.jacobian else None
     names = lowered.latex_names()
     fmt = (lambda e: sp.latex(e, symbol_names=names)) if args.latex else sp.sstr
-    descriptors = {str(s): fmt(f) for s, f in zip(lowered.psi, lowered.pair_functions())}
+    npair = lowered.n_pair_psi
+    descriptors = {str(s): ("sum_j " if a < npair else "sum_(j!=k) ") + fmt(lowered.descriptor_expression(a))
+                   for a, s in enumerate(lowered.psi)}
     neighbour = {str(s): f"sum_j fc(r_ij) {lowered.psi[lowered.chi_src[c]]}(j)"
                  for c, s in enumerate(lowered.chi)}
     dphi = {f"d{s}/dr": fmt(sp.diff(f, sp.Symbol("r", positive=True)))
-            for s, f in zip(lowered.psi, lowered.pair_functions())}
+            for s, f in zip(lowered.psi[:npair], lowered.pair_functions())}
     pair_force = ("dE/dr_ij = sum_a W_a(i) dphi_a(r_ij)/dr"
                   + (" + fc'(r_ij) sum_c V_c(i) psi_src(c)(j)" if lowered.chi else "")
                   + "; W_a = dE_i/dpsi_a" + (" + sum_k V_a(k) fc(r_ki)" if lowered.chi else "")
@@ -123,9 +125,9 @@ def cmd_show(args) -> int:
     print()
     print(f"E_i = {out['energy']}")
     print()
-    print("descriptors psi[b,nu](i) = sum_j phi(r_ij):")
+    print("descriptors of atom i (r = r_ij; three-body: r_ij, r_ik and the angle theta_jik):")
     for k, v in descriptors.items():
-        print(f"  {k}: phi = {v}")
+        print(f"  {k} = {v}")
     for k, v in neighbour.items():
         print(f"  {k} = {v}")
     print()

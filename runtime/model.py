@@ -201,5 +201,7 @@ class Model:
         return explicit_energy(self._ir)
 
     def descriptor_definitions(self) -> dict:
-        """``{psi[b,nu]: phi_nu(r)}``: the pair function each descriptor sums over neighbours."""
-        return dict(zip(self._ir.psi, self._ir.pair_functions()))
+        """``{psi[b,nu]: phi_nu(r)}``: the pair function each pair descriptor sums over neighbours
+        j, and for three-body descriptors ``S_ab(r_ij, r_ik) P_l(cos theta_jik)``, summed over
+        neighbour pairs j != k."""
+        return {s: self._ir.descriptor_expression(a) for a, s in enumerate(self._ir.psi)}

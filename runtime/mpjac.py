@@ -78,6 +78,10 @@ def mp_linear_jacobian(model, atoms, p, dps: int = 40):
     """Rows (E_total, F_1x, ...) x linear parameters, as lists of mpf, at ``dps`` digits."""
     mpmath.mp.dps = dps
     ir = model.ir
+    if ir.three_body:
+        from ..errors import ModelError
+        raise ModelError("the extended-precision Jacobian (fim --extended) does not support "
+                         "three-body bases; use the float64 Jacobian (the default)")
     f = _forms(model)
     d = f["d"]
     nl = model.neighbor_list(atoms)

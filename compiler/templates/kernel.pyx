@@ -113,6 +113,9 @@ def descriptors(int n, const int[::1] species, const int[::1] pi, const int[::1]
     cdef const double* pd = _dptr(d)
     cdef double* pps = &ps[0, 0] if n > 0 else NULL
     cdef double* pch = &ch[0, 0] if n > 0 else NULL
+    cdef int status
     with nogil:
-        compot_descriptors(n, psp, npairs, ppi, ppj, pd, &params[0], pps, pch)
+        status = compot_descriptors(n, psp, npairs, ppi, ppj, pd, &params[0], pps, pch)
+    if status:
+        raise MemoryError("compot kernel: out of memory")
     return psi[:, :N_PSI], chi[:, :N_CHI]

@@ -6,7 +6,8 @@
  *   pair_coeff * * @ELEMENTS@
  * Requires newton pair on (the default).  The N operator's second neighbours are handled by
  * forward communication of the descriptors psi and reverse communication of their adjoints,
- * so no extra ghost cutoff is needed.
+ * so no extra ghost cutoff is needed.  Three-body descriptors of an owned atom need only its own
+ * neighbours; their forces on ghost atoms are summed into the owners by LAMMPS (newton on).
  */
 #include "lammpsplugin.h"
 #include "version.h"
@@ -44,6 +45,12 @@ class @CLASS@ : public Pair {
     comm_reverse = COMPOT_NPSI;
     nmax = 0;
     psi = chi = W = V = nullptr;
+#if COMPOT_N3 > 0
+    nbcap = 0;
+    nb.u = nb.r = nb.g = nb.dg = nb.gb = nb.dgb = nullptr;
+    B = nullptr;
+    nbj = nullptr;
+#endif
   }
 
   ~@CLASS@() override
@@ -52,6 +59,11 @@ class @CLASS@ : public Pair {
     memory->destroy(chi);
     memory->destroy(W);
     memory->destroy(V);
+#if COMPOT_N3 > 0
+    compot_nbrs_free(&nb);
+    free(B);
+    free(nbj);
+#endif
     if (allocated) {
       memory->destroy(setflag);
       memory->destroy(cutsq);
@@ -110,7 +122,7 @@ class @CLASS@ : public Pair {
     const int inum = list->inum;
     int *ilist = list->ilist, *numneigh = list->numneigh, **firstneigh = list->firstneigh;
     const double *p = compot_params;
-    double q[COMPOT_NQ > 0 ? COMPOT_NQ : 1], phi[NPSI_A], dphi[NPSI_A];
+    double q[COMPOT_NQ > 0 ? COMPOT_NQ : 1], phi[NPHI_A], dphi[NPHI_A];
     compot_precompute(p, q);
     // pass 1: psi of owned atoms, then to the ghosts
     for (int ii = 0; ii < inum; ii++) {
@@ -122,8 +134,12 @@ class @CLASS@ : public Pair {
         const double r = sqrt(dx * dx + dy * dy + dz * dz);
         if (r >= COMPOT_CUTOFF) continue;
         compot_pair(r, ptype(type[i], type[j]), p, q, phi, dphi);
-        for (int a = 0; a < COMPOT_NPSI; a++) psi[i][a] += phi[a];
+        for (int a = 0; a < COMPOT_NPSI2; a++) psi[i][a] += phi[a];
       }
+#if COMPOT_N3 > 0
+      load_neighbours(i, p, q);
+      compot_t3_psi(&nb, psi[i] + COMPOT_NPSI2, nullptr);
+#endif
     }
     comm->forward_comm(this);
     // pass 2: chi, energies, adjoints; W = dF/dpsi for owned atoms, 0 for ghosts
@@ -173,7 +189,7 @@ class @CLASS@ : public Pair {
         if (r >= COMPOT_CUTOFF) continue;
         compot_pair(r, ptype(type[i], type[j]), p, q, phi, dphi);
         double g = 0.0;
-        for (int a = 0; a < COMPOT_NPSI; a++) g += W[i][a] * dphi[a];
+        for (int a = 0; a < COMPOT_NPSI2; a++) g += W[i][a] * dphi[a];
         if (COMPOT_NCHI > 0) {
           double fc, dfc, h = 0.0;
           compot_cutoff(r, &fc, &dfc);
@@ -184,6 +200,20 @@ class @CLASS@ : public Pair {
         f[i][0] += s * dx; f[i][1] += s * dy; f[i][2] += s * dz;
         f[j][0] -= s * dx; f[j][1] -= s * dy; f[j][2] -= s * dz;
       }
+#if COMPOT_N3 > 0
+      // three-body forces: B[s] = d psi3 / d(x_j - x_i) for each neighbour slot s
+      load_neighbours(i, p, q);
+      compot_t3_grad(&nb, B, nullptr);
+      for (int s = 0; s < nb.m; s++) {
+        const int j = nbj[s];
+        for (int xx = 0; xx < 3; xx++) {
+          double fx = 0.0;
+          for (int m = 0; m < COMPOT_N3; m++) fx += W[i][COMPOT_NPSI2 + m] * B[(s * COMPOT_N3 + m) * 3 + xx];
+          f[i][xx] += fx;
+          f[j][xx] -= fx;
+        }
+      }
+#endif
     }
     if (vflag_fdotr) virial_fdotr_compute();
   }
@@ -226,9 +256,47 @@ class @CLASS@ : public Pair {
  protected:
   static const int NPSI_A = COMPOT_NPSI > 0 ? COMPOT_NPSI : 1;
   static const int NCHI_A = COMPOT_NCHI > 0 ? COMPOT_NCHI : 1;
+  static const int NPHI_A = COMPOT_NPHI > 0 ? COMPOT_NPHI : 1;
   int nmax;
   double **psi, **chi, **W, **V;
   int *type2species = nullptr;
+#if COMPOT_N3 > 0
+  compot_nbrs nb;    // the neighbours of one atom within the cutoff
+  int nbcap;         // their capacity
+  int *nbj;          // atom index of each neighbour slot
+  double *B;         // descriptor gradients, nbcap * N3 * 3
+
+  void load_neighbours(int i, const double *p, const double *q)
+  {
+    double **x = atom->x;
+    const int *type = atom->type;
+    const int n = list->numneigh[i];
+    const int *jlist = list->firstneigh[i];
+    if (n > nbcap) {
+      compot_nbrs_free(&nb);
+      free(B);
+      free(nbj);
+      nbcap = n;
+      B = (double *) malloc(sizeof(double) * (size_t) nbcap * COMPOT_N3 * 3);
+      nbj = (int *) malloc(sizeof(int) * (size_t) nbcap);
+      if (compot_nbrs_alloc(&nb, nbcap, 0) || !B || !nbj)
+        error->one(FLERR, "pair @STYLE@: out of memory");
+    }
+    nb.m = 0;
+    for (int jj = 0; jj < n; jj++) {
+      const int j = jlist[jj] & NEIGHMASK;
+      const double d[3] = {x[j][0] - x[i][0], x[j][1] - x[i][1], x[j][2] - x[i][2]};
+      const double r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+      if (r >= COMPOT_CUTOFF) continue;
+      const int s = nb.m++;
+      nbj[s] = j;
+      nb.r[s] = r;
+      for (int xx = 0; xx < 3; xx++) nb.u[3 * s + xx] = d[xx] / r;
+      compot_pair(r, ptype(type[i], type[j]), p, q, nb.g + (size_t) s * COMPOT_NPHI,
+                  nb.dg + (size_t) s * COMPOT_NPHI);
+    }
+  }
+#endif
 
   int ptype(int ti, int tj) const
   {
