@@ -1616,6 +1616,7 @@ cdef extern from *:
      * int compot_energy_forces(n, species, npairs, pi, pj, d, p, energies[n], forces[3n], virial[9])
      *   energies: per-atom E_i; forces: F = -dE/dR; virial[3a+b] = sum_pairs d_a f_b, so that
      *   stress = virial / volume (ASE sign convention).  Returns 0, or 1 when out of memory.
+     *   Runs on compot_set_threads(t) OpenMP threads when compiled with -fopenmp.
      *
      * int compot_jacobian(n, species, npairs, pi, pj, d, p, J[(1+3n)*NP], energies[n] or NULL, forces[3n] or NULL)
      *   J row 0: dE_total/dtheta; row 1+3i+x: dF_ix/dtheta (row-major, NP columns).
@@ -1786,74 +1787,250 @@ cdef extern from *:
         return 0;
     }
 
-    static int compot_energy_forces(int n, const int* species, int npairs, const int* pi, const int* pj,
-                                    const double* d, const double* p, double* energies, double* forces,
-                                    double* virial)
+    /* ---- threads: compot_energy_forces runs on compot_nthreads OpenMP threads (1 without OpenMP).
+     * Each thread takes a contiguous block of pairs and adds into its own buffer (thread 0 into the
+     * output); the buffers are then summed in thread order, so results depend only on the thread
+     * count (and differ from one thread by round-off only). */
+    #ifdef _OPENMP
+    #include <omp.h>
+    #define COMPOT_TID() omp_get_thread_num()
+    #else
+    #define COMPOT_TID() 0
+    #endif
+
+    static int compot_nthreads = 1;
+
+    /* set the number of threads of compot_energy_forces; returns the number it will use */
+    static int compot_set_threads(int t) {
+    #ifdef _OPENMP
+        compot_nthreads = t > 0 ? t : 1;
+    #else
+        (void)t;
+        compot_nthreads = 1;
+    #endif
+        return compot_nthreads;
+    }
+
+    /* out[x] += sum over threads t = 1..nt-1 of bufs[(t-1)*stride + x], x < len */
+    static void compot_reduce(double* out, const double* bufs, int nt, size_t stride, size_t len) {
+        if (nt <= 1) return;
+    #ifdef _OPENMP
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    #endif
+        for (long x = 0; x < (long)len; x++) {
+            double s = 0.0;
+            for (int t = 1; t < nt; t++) s += bufs[(size_t)(t - 1) * stride + (size_t)x];
+            out[x] += s;
+        }
+    }
+
+    /* first pair of the block of thread tid of nt (the block ends where that of tid + 1 starts) */
+    static inline int compot_block(int npairs, int tid, int nt) {
+        return (int)((long long)npairs * tid / nt);
+    }
+
+    /* compot_energy_forces on nthreads threads (at most; small systems run on one) */
+    static int compot_energy_forces_nt(int nthreads, int n, const int* species, int npairs, const int* pi,
+                                       const int* pj, const double* d, const double* p, double* energies,
+                                       double* forces, double* virial)
     {
-        const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI;
+        /* Half of the full list does the pair work: each pair i < j once, acting on both atoms (pair
+         * functions depend only on r and the unordered pair type); a periodic image of an atom itself
+         * (i == j) appears in both directions and each acts on i once. */
+        const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI, N = (size_t)n;
+    #ifdef _OPENMP
+        const int nt = (npairs >= 4096 && nthreads > 1) ? nthreads : 1;
+    #else
+        const int nt = 1;
+        (void)nthreads;
+    #endif
+        const size_t width = NPSI > NCHI ? (NPSI > 3 ? NPSI : 3) : (NCHI > 3 ? NCHI : 3);
+        const size_t stride = N * width + 9;     /* a thread's buffer: n x width, then a virial */
         double q[COMPOT_A(COMPOT_NQ)];
-        double phi[COMPOT_A(COMPOT_NPHI)], dphi[COMPOT_A(COMPOT_NPHI)];
-        double* psi = (double*)calloc((size_t)n * COMPOT_A(NPSI), sizeof(double));
-        double* chi = (double*)calloc((size_t)n * COMPOT_A(NCHI), sizeof(double));
-        double* U = (double*)calloc((size_t)n * COMPOT_A(NPSI), sizeof(double));
-        double* V = (double*)calloc((size_t)n * COMPOT_A(NCHI), sizeof(double));
-        if (!psi || !chi || !U || !V) { free(psi); free(chi); free(U); free(V); return 1; }
-        compot_precompute(p, q);
-        /* passes 1-2: psi and chi */
-        if (compot_descriptors(n, species, npairs, pi, pj, d, p, psi, chi)) {
-            free(psi); free(chi); free(U); free(V);
+        double* psi = (double*)calloc(N * COMPOT_A(NPSI), sizeof(double));
+        double* chi = (double*)calloc(N * COMPOT_A(NCHI), sizeof(double));
+        double* U = (double*)calloc(N * COMPOT_A(NPSI), sizeof(double));
+        double* V = (double*)calloc(N * COMPOT_A(NCHI), sizeof(double));
+        double* bufs = nt > 1 ? (double*)malloc(sizeof(double) * stride * (size_t)(nt - 1)) : NULL;
+        /* phi'(r) of every pair i <= j within the cutoff, kept from pass 1 for pass 3 */
+        double* dphis = (double*)malloc(sizeof(double) * (size_t)COMPOT_A(npairs) * COMPOT_A(COMPOT_NPSI2));
+        if (!psi || !chi || !U || !V || (nt > 1 && !bufs) || !dphis) {
+            free(psi); free(chi); free(U); free(V); free(bufs); free(dphis);
             return 1;
         }
+        compot_precompute(p, q);
+        /* pass 1: pair descriptors */
+        if (COMPOT_NPSI2 > 0) {
+            if (bufs) memset(bufs, 0, sizeof(double) * stride * (size_t)(nt - 1));
+    #ifdef _OPENMP
+    #pragma omp parallel num_threads(nt)
+    #endif
+            {
+                const int tid = COMPOT_TID();
+                double* acc = tid ? bufs + (size_t)(tid - 1) * stride : psi;
+                double phi[COMPOT_A(COMPOT_NPHI)], dphi[COMPOT_A(COMPOT_NPHI)];
+                const int k0 = compot_block(npairs, tid, nt), k1 = compot_block(npairs, tid + 1, nt);
+                double* store = dphis + (size_t)k0 * COMPOT_NPSI2;   /* packed within the block */
+                for (int k = k0; k < k1; k++) {
+                    const int i = pi[k], j = pj[k];
+                    if (i > j) continue;
+                    const double r = compot_norm(d + 3 * k);
+                    if (r >= COMPOT_CUTOFF) continue;
+                    compot_pair(r, COMPOT_PTYPE(k), p, q, phi, dphi);
+                    memcpy(store, dphi, sizeof(double) * COMPOT_NPSI2);
+                    store += COMPOT_NPSI2;
+                    double* psi_i = acc + (size_t)i * NPSI;
+                    for (size_t a = 0; a < COMPOT_NPSI2; a++) psi_i[a] += phi[a];
+                    if (i != j) {
+                        double* psi_j = acc + (size_t)j * NPSI;
+                        for (size_t a = 0; a < COMPOT_NPSI2; a++) psi_j[a] += phi[a];
+                    }
+                }
+            }
+            compot_reduce(psi, bufs, nt, stride, N * NPSI);
+        }
+        int status = 0;
+    #if COMPOT_N3 > 0
+        status = compot_t3_all_psi(n, species, npairs, pi, pj, d, p, q, psi, NULL);
+    #endif
+        /* pass 2: neighbour descriptors chi_i = sum_j fc(r_ij) psi_src(j) */
+        if (NCHI > 0 && !status) {
+            if (bufs) memset(bufs, 0, sizeof(double) * stride * (size_t)(nt - 1));
+    #ifdef _OPENMP
+    #pragma omp parallel num_threads(nt)
+    #endif
+            {
+                const int tid = COMPOT_TID();
+                double* acc = tid ? bufs + (size_t)(tid - 1) * stride : chi;
+                const int k0 = compot_block(npairs, tid, nt), k1 = compot_block(npairs, tid + 1, nt);
+                for (int k = k0; k < k1; k++) {
+                    const int i = pi[k], j = pj[k];
+                    if (i > j) continue;
+                    const double r = compot_norm(d + 3 * k);
+                    if (r >= COMPOT_CUTOFF) continue;
+                    double fc, dfc;
+                    compot_cutoff(r, &fc, &dfc);
+                    double* chi_i = acc + (size_t)i * NCHI;
+                    const double* psi_j = psi + (size_t)j * NPSI;
+                    for (size_t c = 0; c < NCHI; c++) chi_i[c] += fc * psi_j[compot_chi_src[c]];
+                    if (i != j) {
+                        double* chi_j = acc + (size_t)j * NCHI;
+                        const double* psi_i = psi + (size_t)i * NPSI;
+                        for (size_t c = 0; c < NCHI; c++) chi_j[c] += fc * psi_i[compot_chi_src[c]];
+                    }
+                }
+            }
+            compot_reduce(chi, bufs, nt, stride, N * NCHI);
+        }
+        if (status) {
+            free(psi); free(chi); free(U); free(V); free(bufs); free(dphis);
+            return status;
+        }
         /* per-atom energies and adjoints U = dF/dpsi, V = dF/dchi */
+    #ifdef _OPENMP
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    #endif
         for (int i = 0; i < n; i++)
             energies[i] = compot_atom(psi + (size_t)i * NPSI, chi + (size_t)i * NCHI, p, species[i],
                                       U + (size_t)i * NPSI, V + (size_t)i * NCHI);
         /* W = U + sum_i V(i) fc(r_ij): total adjoint of psi(j) (stored in U) */
         if (NCHI > 0) {
-            for (int k = 0; k < npairs; k++) {
-                const double r = compot_norm(d + 3 * k);
-                if (r >= COMPOT_CUTOFF) continue;
-                double fc, dfc;
-                compot_cutoff(r, &fc, &dfc);
-                const double* V_i = V + (size_t)pi[k] * NCHI;
-                double* W_j = U + (size_t)pj[k] * NPSI;
-                for (size_t c = 0; c < NCHI; c++) W_j[compot_chi_src[c]] += fc * V_i[c];
+            if (bufs) memset(bufs, 0, sizeof(double) * stride * (size_t)(nt - 1));
+    #ifdef _OPENMP
+    #pragma omp parallel num_threads(nt)
+    #endif
+            {
+                const int tid = COMPOT_TID();
+                double* acc = tid ? bufs + (size_t)(tid - 1) * stride : U;
+                const int k0 = compot_block(npairs, tid, nt), k1 = compot_block(npairs, tid + 1, nt);
+                for (int k = k0; k < k1; k++) {
+                    const int i = pi[k], j = pj[k];
+                    if (i > j) continue;
+                    const double r = compot_norm(d + 3 * k);
+                    if (r >= COMPOT_CUTOFF) continue;
+                    double fc, dfc;
+                    compot_cutoff(r, &fc, &dfc);
+                    const double* V_i = V + (size_t)i * NCHI;
+                    double* W_j = acc + (size_t)j * NPSI;
+                    for (size_t c = 0; c < NCHI; c++) W_j[compot_chi_src[c]] += fc * V_i[c];
+                    if (i != j) {
+                        const double* V_j = V + (size_t)j * NCHI;
+                        double* W_i = acc + (size_t)i * NPSI;
+                        for (size_t c = 0; c < NCHI; c++) W_i[compot_chi_src[c]] += fc * V_j[c];
+                    }
+                }
             }
+            compot_reduce(U, bufs, nt, stride, N * NPSI);
         }
-        /* pass 3: pair forces and virial */
-        memset(forces, 0, sizeof(double) * 3 * (size_t)n);
+        /* pass 3: pair forces and virial; the pair (i, j) carries both directions:
+         * dE/dr = W(i).phi'(r) + fc'(r) V(i).psi_src(j)  +  (the same with i and j swapped) */
+        memset(forces, 0, sizeof(double) * 3 * N);
         memset(virial, 0, sizeof(double) * 9);
-        for (int k = 0; k < npairs; k++) {
-            const double* dk = d + 3 * k;
-            const double r = compot_norm(dk);
-            if (r >= COMPOT_CUTOFF) continue;
-            const int i = pi[k], j = pj[k];
-            compot_pair(r, COMPOT_PTYPE(k), p, q, phi, dphi);
-            const double* W_i = U + (size_t)i * NPSI;
-            double g = 0.0;
-            for (size_t a = 0; a < COMPOT_NPSI2; a++) g += W_i[a] * dphi[a];
-            if (NCHI > 0) {
-                double fc, dfc, h = 0.0;
-                compot_cutoff(r, &fc, &dfc);
-                const double* V_i = V + (size_t)i * NCHI;
-                const double* psi_j = psi + (size_t)j * NPSI;
-                for (size_t c = 0; c < NCHI; c++) h += V_i[c] * psi_j[compot_chi_src[c]];
-                g += dfc * h;
-            }
-            const double s = g / r;
-            for (int x = 0; x < 3; x++) {
-                const double f = s * dk[x];
-                forces[3 * i + x] += f;
-                forces[3 * j + x] -= f;
-                for (int y = 0; y < 3; y++) virial[3 * y + x] += dk[y] * f;
+        if (bufs) memset(bufs, 0, sizeof(double) * stride * (size_t)(nt - 1));
+    #ifdef _OPENMP
+    #pragma omp parallel num_threads(nt)
+    #endif
+        {
+            const int tid = COMPOT_TID();
+            double* acc = tid ? bufs + (size_t)(tid - 1) * stride : forces;
+            double* vir = tid ? bufs + (size_t)(tid - 1) * stride + N * width : virial;
+            const int k0 = compot_block(npairs, tid, nt), k1 = compot_block(npairs, tid + 1, nt);
+            const double* stored = dphis + (size_t)k0 * COMPOT_NPSI2;   /* as packed in pass 1 */
+            for (int k = k0; k < k1; k++) {
+                const int i = pi[k], j = pj[k];
+                if (i > j) continue;
+                const double* dk = d + 3 * k;
+                const double r = compot_norm(dk);
+                if (r >= COMPOT_CUTOFF) continue;
+                double g = 0.0;
+                if (COMPOT_NPSI2 > 0) {
+                    const double* dphi = stored;
+                    stored += COMPOT_NPSI2;
+                    const double* W_i = U + (size_t)i * NPSI;
+                    for (size_t a = 0; a < COMPOT_NPSI2; a++) g += W_i[a] * dphi[a];
+                    if (i != j) {
+                        const double* W_j = U + (size_t)j * NPSI;
+                        for (size_t a = 0; a < COMPOT_NPSI2; a++) g += W_j[a] * dphi[a];
+                    }
+                }
+                if (NCHI > 0) {
+                    double fc, dfc, h = 0.0;
+                    compot_cutoff(r, &fc, &dfc);
+                    const double* V_i = V + (size_t)i * NCHI;
+                    const double* psi_j = psi + (size_t)j * NPSI;
+                    for (size_t c = 0; c < NCHI; c++) h += V_i[c] * psi_j[compot_chi_src[c]];
+                    if (i != j) {
+                        const double* V_j = V + (size_t)j * NCHI;
+                        const double* psi_i = psi + (size_t)i * NPSI;
+                        for (size_t c = 0; c < NCHI; c++) h += V_j[c] * psi_i[compot_chi_src[c]];
+                    }
+                    g += dfc * h;
+                }
+                const double s = g / r;
+                for (int x = 0; x < 3; x++) {
+                    const double f = s * dk[x];
+                    acc[3 * i + x] += f;
+                    acc[3 * j + x] -= f;
+                    for (int y = 0; y < 3; y++) vir[3 * y + x] += dk[y] * f;
+                }
             }
         }
-        int status = 0;
+        compot_reduce(forces, bufs, nt, stride, 3 * N);
+        for (int t = 1; t < nt; t++)
+            for (int x = 0; x < 9; x++) virial[x] += bufs[(size_t)(t - 1) * stride + N * width + x];
     #if COMPOT_N3 > 0
         status = compot_t3_forces(n, species, npairs, pi, pj, d, p, q, U, NULL, forces, virial, NULL);
     #endif
-        free(psi); free(chi); free(U); free(V);
+        free(psi); free(chi); free(U); free(V); free(bufs); free(dphis);
         return status;
+    }
+
+    static int compot_energy_forces(int n, const int* species, int npairs, const int* pi, const int* pj,
+                                    const double* d, const double* p, double* energies, double* forces,
+                                    double* virial)
+    {
+        return compot_energy_forces_nt(compot_nthreads, n, species, npairs, pi, pj, d, p, energies, forces,
+                                       virial);
     }
 
     static int compot_jacobian(int n, const int* species, int npairs, const int* pi, const int* pj,
@@ -2015,9 +2192,9 @@ cdef extern from *:
         return status;
     }
     """
-    int compot_energy_forces(int n, const int* species, int npairs, const int* pi, const int* pj,
-                             const double* d, const double* p, double* energies, double* forces,
-                             double* virial) nogil
+    int compot_energy_forces_nt(int nthreads, int n, const int* species, int npairs, const int* pi,
+                                const int* pj, const double* d, const double* p, double* energies,
+                                double* forces, double* virial) nogil
     int compot_jacobian(int n, const int* species, int npairs, const int* pi, const int* pj,
                         const double* d, const double* p, double* J, double* energies,
                         double* forces) nogil
@@ -2056,8 +2233,9 @@ def _check(int n, species, pi, pj, d, params):
 
 
 def energy_forces(int n, const int[::1] species, const int[::1] pi, const int[::1] pj, const double[::1] d,
-                  const double[::1] params):
-    """Per-atom energies (n,), forces (n, 3) and virial (3, 3) over a full neighbour list."""
+                  const double[::1] params, int threads=1):
+    """Per-atom energies (n,), forces (n, 3) and virial (3, 3) over a full neighbour list, on up to
+    ``threads`` OpenMP threads."""
     _check(n, species, pi, pj, d, params)
     cdef const int* psp = _iptr(species)
     energies = np.zeros(n)
@@ -2074,7 +2252,8 @@ def energy_forces(int n, const int[::1] species, const int[::1] pi, const int[::
     cdef double* pe = &e[0] if n > 0 else NULL
     cdef double* pf = &f[0, 0] if n > 0 else NULL
     with nogil:
-        status = compot_energy_forces(n, psp, npairs, ppi, ppj, pd, &params[0], pe, pf, &v[0, 0])
+        status = compot_energy_forces_nt(threads, n, psp, npairs, ppi, ppj, pd, &params[0], pe, pf,
+                                         &v[0, 0])
     if status:
         raise MemoryError("compot kernel: out of memory")
     return energies, forces, virial

@@ -30,7 +30,7 @@ from pathlib import Path
 from ..errors import BuildError
 
 MANIFEST = "manifest.json"
-DEFAULT_CFLAGS = ("-O3", "-fno-math-errno", "-fPIC", "-shared")
+DEFAULT_CFLAGS = ("-O3", "-fno-math-errno", "-fopenmp", "-fPIC", "-shared")
 
 
 def cache_root() -> Path:

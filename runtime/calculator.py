@@ -16,8 +16,10 @@ class Calculator(_ASECalculator):
     implemented_properties = ["energy", "energies", "forces", "stress", "free_energy", "energy_std",
                               "forces_std"]
 
-    def __init__(self, model, params=None, uncertainty: bool = False, **kwargs):
-        """``uncertainty=True`` adds ``energy_std`` and ``forces_std`` (FIM parameter covariance
+    def __init__(self, model, params=None, uncertainty: bool = False, threads: int | None = None,
+                 **kwargs):
+        """``threads``: OpenMP threads per evaluation (default: the model's, from
+        ``COMPOT_NUM_THREADS`` or 1).  ``uncertainty=True`` adds ``energy_std`` and ``forces_std`` (FIM parameter covariance
         propagated to the prediction) and their ``*_predictive`` versions (plus the residual
         variance of the training data) to ``results``."""
         super().__init__(**kwargs)
@@ -28,6 +30,10 @@ class Calculator(_ASECalculator):
         self.model = model
         self.params = model.parameter_vector(params if params is not None else model.parameters)
         self.uncertainty = uncertainty
+        if threads is not None:
+            if int(threads) < 1:
+                raise CompotError(f"threads must be at least 1, got {threads}")
+            model.threads = int(threads)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)

@@ -11,6 +11,16 @@ from ..errors import DataError, ModelError
 from .neighbors import NeighborList, neighbor_list
 
 
+def _default_threads() -> int:
+    import os
+
+    v = os.environ.get("COMPOT_NUM_THREADS", "1")
+    try:
+        return max(1, int(v))
+    except ValueError:
+        raise ModelError(f"COMPOT_NUM_THREADS must be a whole number, got {v!r}") from None
+
+
 class Model:
     """A model compiled from text (see :func:`compot.compile`).
 
@@ -33,6 +43,9 @@ class Model:
         self.metadata: dict = {}
         self._index = {n: k for k, n in enumerate(self.parameter_names)}
         self._species_table = None     # atomic number -> species index (built on first use)
+        #: OpenMP threads of one energy/force evaluation (env COMPOT_NUM_THREADS, default 1;
+        #: training parallelises over structures instead)
+        self.threads = _default_threads()
 
     def __repr__(self):
         return (f"<compot.Model {self.text!r}: {len(self.linear_names)} linear + "
@@ -131,8 +144,9 @@ class Model:
         return neighbor_list(atoms, self.cutoff, self.species_indices(atoms))
 
     # direct kernel calls on a neighbour list
-    def kernel_energy_forces(self, nl: NeighborList, p):
-        return self._kernel.energy_forces(nl.n, nl.species, nl.i, nl.j, nl.d, p)
+    def kernel_energy_forces(self, nl: NeighborList, p, threads: int | None = None):
+        t = self.threads if threads is None else int(threads)
+        return self._kernel.energy_forces(nl.n, nl.species, nl.i, nl.j, nl.d, p, max(t, 1))
 
     def kernel_jacobian(self, nl: NeighborList, p):
         return self._kernel.jacobian(nl.n, nl.species, nl.i, nl.j, nl.d, p)

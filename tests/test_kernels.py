@@ -159,3 +159,30 @@ def test_custom_even_tempered_equals_G(compiled, nb_test_frames):
     assert abs(a["energy"] - b["energy"]) < 1e-11 * abs(a["energy"])
     assert np.abs(a["forces"] - b["forces"]).max() < 1e-11
     assert np.abs(g.jacobian(atoms, pg) - u.jacobian(atoms, pu)).max() < 1e-9
+
+
+@pytest.mark.parametrize("text", ["E[G8L4] + N[E[G8L4]]", "G4 * E[G3L2]", "G3 + T[G2 P1]"])
+def test_threads_agree_with_one_thread(text, compiled):
+    """OpenMP evaluation (per-thread buffers summed in thread order) equals one thread to 1e-12,
+    and repeated runs with the same thread count are bit-identical."""
+    model = compiled(text)
+    atoms = bulk("Nb", "bcc", a=3.3, cubic=True) * (5, 5, 5)     # 250 atoms, > 4096 pairs
+    atoms.rattle(0.1, seed=9)
+    p = rich_parameters(model, seed=4)
+    nl = model.neighbor_list(atoms)
+    assert nl.npairs >= 4096
+    ref = model.kernel_energy_forces(nl, p, threads=1)
+    for t in (2, 3):
+        got = model.kernel_energy_forces(nl, p, threads=t)
+        for a, b in zip(got, ref):
+            assert np.abs(a - b).max() <= 1e-12 * np.abs(b).max()
+        again = model.kernel_energy_forces(nl, p, threads=t)
+        assert all(np.array_equal(a, b) for a, b in zip(got, again))
+    from compot.runtime.calculator import Calculator
+
+    calc = Calculator(model, params=p, threads=2)
+    b = atoms.copy()
+    b.calc = calc
+    assert model.threads == 2
+    assert abs(b.get_potential_energy() - ref[0].sum()) <= 1e-12 * abs(ref[0].sum())
+    model.threads = 1

@@ -8,9 +8,9 @@ cdef extern from *:
     """
 @CSOURCE@
     """
-    int compot_energy_forces(int n, const int* species, int npairs, const int* pi, const int* pj,
-                             const double* d, const double* p, double* energies, double* forces,
-                             double* virial) nogil
+    int compot_energy_forces_nt(int nthreads, int n, const int* species, int npairs, const int* pi,
+                                const int* pj, const double* d, const double* p, double* energies,
+                                double* forces, double* virial) nogil
     int compot_jacobian(int n, const int* species, int npairs, const int* pi, const int* pj,
                         const double* d, const double* p, double* J, double* energies,
                         double* forces) nogil
@@ -49,8 +49,9 @@ def _check(int n, species, pi, pj, d, params):
 
 
 def energy_forces(int n, const int[::1] species, const int[::1] pi, const int[::1] pj, const double[::1] d,
-                  const double[::1] params):
-    """Per-atom energies (n,), forces (n, 3) and virial (3, 3) over a full neighbour list."""
+                  const double[::1] params, int threads=1):
+    """Per-atom energies (n,), forces (n, 3) and virial (3, 3) over a full neighbour list, on up to
+    ``threads`` OpenMP threads."""
     _check(n, species, pi, pj, d, params)
     cdef const int* psp = _iptr(species)
     energies = np.zeros(n)
@@ -67,7 +68,8 @@ def energy_forces(int n, const int[::1] species, const int[::1] pi, const int[::
     cdef double* pe = &e[0] if n > 0 else NULL
     cdef double* pf = &f[0, 0] if n > 0 else NULL
     with nogil:
-        status = compot_energy_forces(n, psp, npairs, ppi, ppj, pd, &params[0], pe, pf, &v[0, 0])
+        status = compot_energy_forces_nt(threads, n, psp, npairs, ppi, ppj, pd, &params[0], pe, pf,
+                                         &v[0, 0])
     if status:
         raise MemoryError("compot kernel: out of memory")
     return energies, forces, virial
