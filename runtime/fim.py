@@ -72,27 +72,54 @@ class MpGram:
         return int(man), int(exp)
 
 
-def exact_gram(J: np.ndarray) -> IntGram:
-    """Exact J^T J of a float64 matrix: every double is an integer times a power of two, so each
-    column is scaled to integers and the product taken in exact integer arithmetic (flint)."""
-    import flint
+#: rows per block of the exact Gram product (2**15: digits of 19 bits keep every partial sum exact)
+_GRAM_BLOCK = 1 << 15
 
+
+def exact_gram(J: np.ndarray) -> IntGram:
+    """Exact J^T J of a float64 matrix, without one arbitrary-precision object per entry.
+
+    Every double is an integer times a power of two.  Column k is written on its own grid,
+    J[:, k] = N[:, k] * 2**emin[k] with integers N, and N is cut into base-2**b digits
+    D_0, D_1, ... (small integers held in float64).  For a block of at most 2**15 rows and b = 19,
+    every product of two digits is below 2**38 and every sum over the block below 2**53, so the
+    float64 matrix product of the stacked digits [D_0 | D_1 | ...] is exact whatever the order of
+    summation (BLAS is free to block, vectorise or use FMA).  The digit products are then combined
+    into exact integers: (J^T J)[k, l] = G[k, l] * 2**(emin[k] + emin[l])."""
     J = np.asarray(J, dtype=float)
     if not np.all(np.isfinite(J)):
         raise CompotError("the Jacobian has non-finite entries; the FIM is undefined")
     n, p = J.shape
     mant, ex = np.frexp(J)
-    M = np.ldexp(mant, 53).astype(np.int64)          # exact: |M| < 2**53
+    M = np.ldexp(np.abs(mant), 53).astype(np.int64)   # |J| = M * 2**(ex - 53), M < 2**53, exact
+    sign = np.sign(mant)
     E = ex.astype(np.int64) - 53
     nz = M != 0
     big = np.iinfo(np.int64).max
     emin = np.where(nz.any(axis=0), np.where(nz, E, big).min(axis=0), 0)
-    shift = np.where(nz, E - emin[None, :], 0)
-    ints = []
-    for k in range(p):
-        ints.extend(m << s if m else 0 for m, s in zip(M[:, k].tolist(), shift[:, k].tolist()))
-    A = flint.fmpz_mat(p, n, ints)                   # J^T as integers
-    return IntGram(A * A.transpose(), [int(x) for x in emin])
+    shift = np.where(nz, E - emin[None, :], 0)        # N = M << shift
+    b = (53 - int(np.ceil(np.log2(min(max(n, 2), _GRAM_BLOCK))))) // 2
+    width = int((shift + 53).max()) if n and p else 0
+    L = max(1, -(-width // b))                        # digits per entry
+    mask = (1 << b) - 1
+    G = np.zeros((L * p, L * p), dtype=object)
+    for r0 in range(0, n, _GRAM_BLOCK):               # blocks of rows bound the memory too
+        Mb, sb, sh = M[r0:r0 + _GRAM_BLOCK], sign[r0:r0 + _GRAM_BLOCK], shift[r0:r0 + _GRAM_BLOCK]
+        digits = np.empty((len(Mb), L * p))
+        for l in range(L):
+            t = sh - b * l                            # bit of N where digit l starts, seen from M
+            left = np.clip(t, 0, b)
+            d = np.where(t >= 0, (Mb & (mask >> left)) << left,     # (M << t) & mask
+                         (Mb >> np.clip(-t, 0, 63)) & mask)          # (M >> -t) & mask
+            d = np.where((t >= b) | (t <= -53), 0, d)
+            digits[:, l * p:(l + 1) * p] = sb * d
+        P = digits.T @ digits                         # exact: integers below 2**53
+        G += P.astype(np.int64).astype(object)
+    out = np.zeros((p, p), dtype=object)
+    for l in range(L):
+        for m in range(L):
+            out += G[l * p:(l + 1) * p, m * p:(m + 1) * p] * (1 << (b * (l + m)))
+    return IntGram(out, [int(x) for x in emin])
 
 
 def eigenvalues(gram, idx, bits: int):

@@ -220,12 +220,24 @@ def test_fim_of_linear_model_equals_psi_t_psi(compiled, small_nb):
     assert res.n_sc == 4 and res.backend == "python-flint"
 
 
-def test_exact_gram_is_exact():
-    rng = np.random.default_rng(0)
-    J = rng.normal(size=(200, 4)) * 10.0 ** rng.uniform(-30, 5, size=(200, 1))
-    g = exact_gram(J)
+@pytest.mark.parametrize("case", ["rows", "wide", "blocks"])
+def test_exact_gram_is_exact(case, monkeypatch):
+    """Against exact rational arithmetic: magnitudes varying by row, entries spanning 400 binary
+    orders with signs, zeros and a subnormal, and several row blocks of the digit product."""
     from fractions import Fraction
 
+    import compot.runtime.fim as fim_module
+
+    rng = np.random.default_rng(0)
+    if case == "rows":
+        J = rng.normal(size=(200, 4)) * 10.0 ** rng.uniform(-30, 5, size=(200, 1))
+    else:
+        J = rng.normal(size=(300, 4)) * 2.0 ** rng.integers(-200, 200, size=(300, 4))
+        J[rng.random(J.shape) < 0.1] = 0.0
+        J[0, 0] = 5e-324
+    if case == "blocks":
+        monkeypatch.setattr(fim_module, "_GRAM_BLOCK", 64)
+    g = exact_gram(J)
     for k in range(4):
         for l in range(4):
             exact = sum(Fraction(a) * Fraction(b) for a, b in zip(J[:, k], J[:, l]))
