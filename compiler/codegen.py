@@ -18,8 +18,7 @@ from .. import __version__
 from .derive import DFC, FC, Derived, derive
 from .ir import R, LoweredModel
 
-#: bump when the generated code changes meaning (part of the kernel cache key)
-GENERATOR_VERSION = "2"
+from .version import GENERATOR_VERSION  # noqa: F401  (re-exported)
 
 
 class _Printer(C99CodePrinter):

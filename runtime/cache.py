@@ -55,11 +55,9 @@ def cflags() -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def generator_fingerprint() -> str:
     """Hash of the grammar and compiler sources: any change to them invalidates cached kernels."""
-    from .. import compiler as comp, grammar as gram
-
     h = hashlib.sha256()
-    for pkg in (gram, comp):
-        root = Path(pkg.__file__).parent
+    for pkg in ("compot.grammar", "compot.compiler"):       # located, not imported (no SymPy/Lark)
+        root = Path(next(iter(importlib.util.find_spec(pkg).submodule_search_locations)))
         for path in sorted(root.rglob("*")):
             if path.is_file() and path.suffix in (".py", ".lark", ".c", ".pyx"):
                 h.update(str(path.relative_to(root)).encode())
@@ -69,8 +67,9 @@ def generator_fingerprint() -> str:
 
 def kernel_key(canonical_text: str, cutoff: float, elements) -> str:
     from .. import __version__
-    from ..compiler.codegen import GENERATOR_VERSION
     import Cython
+
+    from ..compiler.version import GENERATOR_VERSION
 
     ident = {
         "text": canonical_text, "cutoff": repr(float(cutoff)),
@@ -211,3 +210,70 @@ def load_kernel(key: str, make_pyx) -> tuple[object, bool]:
         raise BuildError(f"cannot load kernel {so}: {exc}") from None
     sys.modules[name] = module
     return module, built
+
+
+# ----------------------------------------------------------------------------- request index
+# compot.compile(text) on a warm cache should not need SymPy or Lark: the index maps the exact
+# request (text as given, cutoff, elements) to the kernel key and the model's parameter table.
+# Entries are written only after a successful compile; anything unreadable falls back to the
+# full path, which re-creates the entry.
+
+def request_id(text, cutoff, elements) -> str | None:
+    """Identity of a compile request, or None when it is not a plain one (the full path decides)."""
+    from .. import __version__
+    from ..compiler.version import GENERATOR_VERSION
+
+    if not isinstance(text, str):
+        return None
+    if cutoff is not None:
+        if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float)):
+            return None
+        cutoff = repr(float(cutoff))
+    if isinstance(elements, str):
+        elements = [elements]
+    if elements is not None:
+        try:
+            elements = [e for e in elements]
+        except TypeError:
+            return None
+        if not all(isinstance(e, str) for e in elements):
+            return None
+    ident = {"text": text, "cutoff": cutoff, "elements": elements, "compot": __version__,
+             "generator": GENERATOR_VERSION, "sources": generator_fingerprint()}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def read_index(rid: str) -> dict | None:
+    try:
+        with open(cache_root() / "index" / f"{rid}.json", encoding="utf-8") as f:
+            entry = json.load(f)
+        if not isinstance(entry, dict) or not {"key", "meta", "warnings"} <= entry.keys():
+            return None
+        return entry
+    except (OSError, ValueError):
+        return None
+
+
+def write_index(rid: str, key: str, meta: dict, warnings: list) -> None:
+    from .files import atomic_write_text
+
+    try:
+        (cache_root() / "index").mkdir(parents=True, exist_ok=True)
+        atomic_write_text(cache_root() / "index" / f"{rid}.json",
+                          json.dumps({"key": key, "meta": meta, "warnings": list(warnings)}))
+    except Exception:          # the index is an optimisation; a read-only cache just skips it
+        pass
+
+
+def load_cached_kernel(key: str):
+    """The kernel ``key`` if it is in the cache (never builds), else None."""
+    class _Missing(Exception):
+        pass
+
+    def missing():
+        raise _Missing
+
+    try:
+        return load_kernel(key, missing)[0]
+    except (_Missing, BuildError):
+        return None

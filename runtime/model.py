@@ -11,6 +11,13 @@ from ..errors import DataError, ModelError
 from .neighbors import NeighborList, neighbor_list
 
 
+def model_meta(lowered) -> dict:
+    """What a :class:`Model` needs without SymPy (kept in the kernel cache's index)."""
+    return {"text": lowered.text, "cutoff": lowered.cutoff,
+            "elements": list(lowered.elements) if lowered.elements else None,
+            "parameters": [[p.name, bool(p.linear)] for p in lowered.params]}
+
+
 def _default_threads() -> int:
     import os
 
@@ -28,17 +35,22 @@ class Model:
     ``linear_names``, ``nonlinear_names``, ``key`` (kernel cache key) and ``cache_hit``.
     """
 
-    def __init__(self, lowered, kernel, key: str, cache_hit: bool):
-        self._ir = lowered
+    def __init__(self, lowered, kernel, key: str, cache_hit: bool, meta: dict | None = None):
+        """``lowered``: the LoweredModel, or a function returning it (called on first use of
+        :attr:`ir`; then ``meta`` from :func:`model_meta` must be given)."""
+        self._ir_value = None if callable(lowered) else lowered
+        self._ir_factory = lowered if callable(lowered) else None
+        meta = meta if meta is not None else model_meta(lowered)
+        self._meta = meta
         self._kernel = kernel
         self.key = key
         self.cache_hit = cache_hit
-        self.text = lowered.text
-        self.cutoff = lowered.cutoff
-        self.elements = list(lowered.elements) if lowered.elements else None
-        self.parameter_names = [p.name for p in lowered.params]
-        self.linear_names = [p.name for p in lowered.params if p.linear]
-        self.nonlinear_names = [p.name for p in lowered.params if not p.linear]
+        self.text = meta["text"]
+        self.cutoff = float(meta["cutoff"])
+        self.elements = list(meta["elements"]) if meta["elements"] else None
+        self.parameter_names = [name for name, _ in meta["parameters"]]
+        self.linear_names = [name for name, linear in meta["parameters"] if linear]
+        self.nonlinear_names = [name for name, linear in meta["parameters"] if not linear]
         self.parameters: dict[str, float] | None = None   # set by training / loading
         self.metadata: dict = {}
         self._index = {n: k for k, n in enumerate(self.parameter_names)}
@@ -55,7 +67,11 @@ class Model:
     @property
     def ir(self):
         """The lowered model (parameters with bounds, bases, SymPy energy)."""
-        return self._ir
+        if self._ir_value is None:
+            self._ir_value = self._ir_factory()
+        return self._ir_value
+
+    _ir = ir
 
     def parameter_info(self):
         return list(self._ir.params)
@@ -106,7 +122,9 @@ class Model:
 
     def with_parameters(self, params, metadata: dict | None = None) -> "Model":
         """A copy of this model (same kernel) carrying ``params`` as its trained parameters."""
-        m = Model(self._ir, self._kernel, self.key, self.cache_hit)
+        m = Model(self._ir_value if self._ir_value is not None else self._ir_factory, self._kernel,
+                  self.key, self.cache_hit, meta=self._meta)
+        m.threads = self.threads
         vec = self.parameter_vector(params)
         m.parameters = {n: float(v) for n, v in zip(self.parameter_names, vec)}
         m.metadata = dict(metadata or {})

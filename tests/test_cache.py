@@ -51,8 +51,9 @@ def test_concurrent_builds_and_corruption(tmp_path):
     outs = _run(text, tmp_path, n=8)
     assert sum(not o["hit"] for o in outs) == 1, outs          # exactly one process built it
     assert len({o["e"] for o in outs}) == 1
-    entries = [p for p in tmp_path.iterdir() if not p.name.endswith(".lock")]
+    entries = [p for p in tmp_path.iterdir() if not p.name.endswith(".lock") and p.name != "index"]
     assert len(entries) == 1, entries                           # one entry, no leftovers
+    assert len(list((tmp_path / "index").glob("*.json"))) == 1   # and one request in the index
     entry = entries[0]
     manifest = json.loads((entry / cache.MANIFEST).read_text())
     so = entry / manifest["extension"]
@@ -83,3 +84,36 @@ def test_failed_build_leaves_no_entry(tmp_path, monkeypatch):
 def test_cache_location_override(tmp_path, monkeypatch):
     monkeypatch.setenv("COMPOT_CACHE", str(tmp_path / "here"))
     assert cache.cache_root() == tmp_path / "here"
+
+
+def test_warm_compile_needs_neither_sympy_nor_lark(tmp_path):
+    """A request seen before is answered from the index: no parsing, no SymPy, same model; a
+    damaged index entry falls back to the full path, which writes it anew."""
+    text = "E[G2L2] + G3 + G3"        # warns (degenerate): the warning is repeated on index hits
+    code = textwrap.dedent("""
+        import json, sys, warnings
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            import compot
+            m = compot.compile(sys.argv[1], cutoff=5.0)
+        loaded = {"sympy": "sympy" in sys.modules, "lark": "lark" in sys.modules}
+        from ase.build import bulk
+        e = m.evaluate(bulk("Nb", "bcc", a=3.3, cubic=True), m.initial_parameters(1))["energy"]
+        print(json.dumps({"hit": m.cache_hit, **loaded, "e": e, "names": m.parameter_names, "warned": any("degenerate" in str(x.message) for x in w)}))
+    """)
+
+    def run():
+        env = dict(os.environ, COMPOT_CACHE=str(tmp_path))
+        p = subprocess.run([sys.executable, "-c", code, text], env=env, capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)
+
+    cold, warm = run(), run()
+    assert not cold["hit"] and cold["sympy"] and cold["warned"]
+    assert warm["hit"] and not warm["sympy"] and not warm["lark"] and warm["warned"]
+    assert warm["e"] == cold["e"] and warm["names"] == cold["names"]   # initial_parameters lowered lazily
+    (entry,) = (tmp_path / "index").glob("*.json")
+    entry.write_text("{not json")
+    again = run()
+    assert again["hit"] and again["sympy"]          # full path (kernel still cached) ...
+    assert json.loads(entry.read_text())["key"]     # ... which rewrote the index entry
