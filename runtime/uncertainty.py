@@ -41,10 +41,29 @@ def _eigh_highprec(gram, p: int, bits: int):
             col = [complex(float(R[i, k].real.mid()), float(R[i, k].imag.mid())) for i in range(p)]
             col = np.array(col)
             big = col[np.argmax(np.abs(col))]
+            if not (np.all(np.isfinite(col)) and abs(big) > 0 and np.isfinite(vals[k])):
+                return _eigh_mpmath(gram, p, bits)      # flint could not resolve this eigenvector
             col = (col * np.conj(big) / abs(big)).real
             vecs[:, k] = col / np.linalg.norm(col)
     finally:
         flint.ctx.prec = old
+    order = np.argsort(vals)[::-1]
+    return vals[order], vecs[:, order]
+
+
+def _eigh_mpmath(gram, p: int, bits: int):
+    """As :func:`_eigh_highprec` with mpmath's symmetric eigensolver (slower, always resolves)."""
+    import mpmath
+
+    with mpmath.workprec(bits):
+        A = mpmath.matrix(p, p)
+        for i in range(p):
+            for j in range(p):
+                m, e = gram.man_exp(i, j)
+                A[i, j] = mpmath.ldexp(mpmath.mpf(m), e)
+        E, Q = mpmath.eigsy(A)
+        vals = np.array([float(E[k]) for k in range(p)])
+        vecs = np.array([[float(Q[i, k]) for k in range(p)] for i in range(p)])
     order = np.argsort(vals)[::-1]
     return vals[order], vecs[:, order]
 

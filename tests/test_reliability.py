@@ -126,11 +126,11 @@ def test_killed_build_leaves_no_entry(tmp_path):
         time.sleep(0.05)
     p.kill()
     p.wait()
-    leftovers = [d.name for d in tmp_path.iterdir() if not d.name.endswith(".lock")]
+    leftovers = [d.name for d in tmp_path.iterdir() if not d.name.endswith(".lock") and d.name != "index"]
     assert all(name.startswith(".build-") for name in leftovers)     # no (half) entry
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    names = [d.name for d in tmp_path.iterdir() if not d.name.endswith(".lock")]
+    names = [d.name for d in tmp_path.iterdir() if not d.name.endswith(".lock") and d.name != "index"]
     assert len(names) == 1 and not names[0].startswith(".")          # stale build removed
 
 
