@@ -556,6 +556,44 @@ cdef extern from *:
         return (int)((long long)npairs * tid / nt);
     }
 
+    /* The N operator's neighbour sums over half the list, both directions of each pair (a, b):
+     * scatter = 0 (chi):  out[a][c] += fc(r_ab) in[b][src(c)]   (in: psi, out: chi)
+     * scatter = 1 (W):    out[a][src(c)] += fc(r_ab) in[b][c]   (in: V, out: U)
+     * Threads add into bufs (stride apart) as in compot_energy_forces, then into out. */
+    static void compot_fc_pass(int scatter, int nt, int n, int npairs, const int* pi, const int* pj,
+                               const double* d, const double* in, double* out, double* bufs, size_t stride)
+    {
+        const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI;
+        const size_t win = scatter ? NCHI : NPSI, wout = scatter ? NPSI : NCHI;
+        if (bufs) memset(bufs, 0, sizeof(double) * stride * (size_t)(nt - 1));
+    #ifdef _OPENMP
+    #pragma omp parallel num_threads(nt)
+    #endif
+        {
+            const int tid = COMPOT_TID();
+            double* acc = tid ? bufs + (size_t)(tid - 1) * stride : out;
+            const int k0 = compot_block(npairs, tid, nt), k1 = compot_block(npairs, tid + 1, nt);
+            for (int k = k0; k < k1; k++) {
+                const int i = pi[k], j = pj[k];
+                if (i > j) continue;
+                const double r = compot_norm(d + 3 * k);
+                if (r >= COMPOT_CUTOFF) continue;
+                double fc, dfc;
+                compot_cutoff(r, &fc, &dfc);
+                for (int side = 0; side < (i != j ? 2 : 1); side++) {
+                    const int a = side ? j : i, b = side ? i : j;
+                    double* o = acc + (size_t)a * wout;
+                    const double* x = in + (size_t)b * win;
+                    if (scatter)
+                        for (size_t c = 0; c < NCHI; c++) o[compot_chi_src[c]] += fc * x[c];
+                    else
+                        for (size_t c = 0; c < NCHI; c++) o[c] += fc * x[compot_chi_src[c]];
+                }
+            }
+        }
+        compot_reduce(out, bufs, nt, stride, (size_t)n * wout);
+    }
+
     /* compot_energy_forces on nthreads threads (at most; small systems run on one) */
     static int compot_energy_forces_nt(int nthreads, int n, const int* species, int npairs, const int* pi,
                                        const int* pj, const double* d, const double* p, double* energies,
@@ -621,34 +659,7 @@ cdef extern from *:
         status = compot_t3_all_psi(n, species, npairs, pi, pj, d, p, q, psi, NULL);
     #endif
         /* pass 2: neighbour descriptors chi_i = sum_j fc(r_ij) psi_src(j) */
-        if (NCHI > 0 && !status) {
-            if (bufs) memset(bufs, 0, sizeof(double) * stride * (size_t)(nt - 1));
-    #ifdef _OPENMP
-    #pragma omp parallel num_threads(nt)
-    #endif
-            {
-                const int tid = COMPOT_TID();
-                double* acc = tid ? bufs + (size_t)(tid - 1) * stride : chi;
-                const int k0 = compot_block(npairs, tid, nt), k1 = compot_block(npairs, tid + 1, nt);
-                for (int k = k0; k < k1; k++) {
-                    const int i = pi[k], j = pj[k];
-                    if (i > j) continue;
-                    const double r = compot_norm(d + 3 * k);
-                    if (r >= COMPOT_CUTOFF) continue;
-                    double fc, dfc;
-                    compot_cutoff(r, &fc, &dfc);
-                    double* chi_i = acc + (size_t)i * NCHI;
-                    const double* psi_j = psi + (size_t)j * NPSI;
-                    for (size_t c = 0; c < NCHI; c++) chi_i[c] += fc * psi_j[compot_chi_src[c]];
-                    if (i != j) {
-                        double* chi_j = acc + (size_t)j * NCHI;
-                        const double* psi_i = psi + (size_t)i * NPSI;
-                        for (size_t c = 0; c < NCHI; c++) chi_j[c] += fc * psi_i[compot_chi_src[c]];
-                    }
-                }
-            }
-            compot_reduce(chi, bufs, nt, stride, N * NCHI);
-        }
+        if (NCHI > 0 && !status) compot_fc_pass(0, nt, n, npairs, pi, pj, d, psi, chi, bufs, stride);
         if (status) {
             free(psi); free(chi); free(U); free(V); free(bufs); free(dphis);
             return status;
@@ -661,34 +672,7 @@ cdef extern from *:
             energies[i] = compot_atom(psi + (size_t)i * NPSI, chi + (size_t)i * NCHI, p, species[i],
                                       U + (size_t)i * NPSI, V + (size_t)i * NCHI);
         /* W = U + sum_i V(i) fc(r_ij): total adjoint of psi(j) (stored in U) */
-        if (NCHI > 0) {
-            if (bufs) memset(bufs, 0, sizeof(double) * stride * (size_t)(nt - 1));
-    #ifdef _OPENMP
-    #pragma omp parallel num_threads(nt)
-    #endif
-            {
-                const int tid = COMPOT_TID();
-                double* acc = tid ? bufs + (size_t)(tid - 1) * stride : U;
-                const int k0 = compot_block(npairs, tid, nt), k1 = compot_block(npairs, tid + 1, nt);
-                for (int k = k0; k < k1; k++) {
-                    const int i = pi[k], j = pj[k];
-                    if (i > j) continue;
-                    const double r = compot_norm(d + 3 * k);
-                    if (r >= COMPOT_CUTOFF) continue;
-                    double fc, dfc;
-                    compot_cutoff(r, &fc, &dfc);
-                    const double* V_i = V + (size_t)i * NCHI;
-                    double* W_j = acc + (size_t)j * NPSI;
-                    for (size_t c = 0; c < NCHI; c++) W_j[compot_chi_src[c]] += fc * V_i[c];
-                    if (i != j) {
-                        const double* V_j = V + (size_t)j * NCHI;
-                        double* W_i = acc + (size_t)i * NPSI;
-                        for (size_t c = 0; c < NCHI; c++) W_i[compot_chi_src[c]] += fc * V_j[c];
-                    }
-                }
-            }
-            compot_reduce(U, bufs, nt, stride, N * NPSI);
-        }
+        if (NCHI > 0) compot_fc_pass(1, nt, n, npairs, pi, pj, d, V, U, bufs, stride);
         /* pass 3: pair forces and virial; the pair (i, j) carries both directions:
          * dE/dr = W(i).phi'(r) + fc'(r) V(i).psi_src(j)  +  (the same with i and j swapped) */
         memset(forces, 0, sizeof(double) * 3 * N);

@@ -19,7 +19,7 @@ from compot.runtime.data import as_dataset
 from compot.runtime.train import fit
 
 from .test_kernels import fd_forces, fd_jacobian, fd_stress, rel, tiny_cells
-from .test_multielement import cuau
+from .test_multielement import check_jacobian_4point, cuau
 
 
 def counts(text):
@@ -174,17 +174,7 @@ def test_binary_finite_differences(compiled):
     r = model.evaluate(atoms, p)
     assert rel(r["forces"], fd_forces(model, atoms, p)) < 1e-6
     assert rel(r["stress"], fd_stress(model, atoms, p)) < 1e-6
-    J, nl = model.jacobian(atoms, p), model.neighbor_list(atoms)
-    for k in range(len(p)):
-        h = 1e-3 * max(abs(p[k]), 1e-2)       # 4-point stencil, O(h^4)
-        rows = []
-        for s in (2 * h, h, -h, -2 * h):
-            q = p.copy()
-            q[k] += s
-            rr = model.evaluate(atoms, q, nl=nl)
-            rows.append(np.concatenate([[rr["energy"]], rr["forces"].ravel()]))
-        col = (-rows[0] + 8 * rows[1] - 8 * rows[2] + rows[3]) / (12 * h)
-        assert np.abs(col - J[:, k]).max() <= 1e-6 * np.abs(col).max(), model.parameter_names[k]
+    check_jacobian_4point(model, atoms, p)
 
 
 def test_invariances(compiled):
