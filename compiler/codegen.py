@@ -74,14 +74,31 @@ def _hoist(exprs: list[sp.Expr], params: set, table: dict) -> list[sp.Expr]:
 
 
 def _block(assignments: list[tuple[str, sp.Expr]], symmap: dict, indent: str = "    ",
-           prefix: str = "t") -> list[str]:
-    """C statements for ``target = expr`` pairs after common-subexpression elimination."""
+           prefix: str = "t", simd_exp: bool = False) -> list[str]:
+    """C statements for ``target = expr`` pairs after common-subexpression elimination.
+
+    ``simd_exp``: the exponentials (those not nested in another) are computed first, all in one
+    loop that the compiler vectorises when a SIMD exp is declared (COMPOT_SIMD_EXP)."""
     assignments = [(t, e) for t, e in assignments if e != 0]
     if not assignments:
         return []
     exprs = [e.xreplace(symmap) for _, e in assignments]
+    lines = []
+    if simd_exp:
+        exps = sorted({x for e in exprs for x in e.atoms(sp.exp) if not x.args[0].has(sp.exp)},
+                      key=sp.default_sort_key)
+        if len(exps) >= 2:
+            arr = f"{prefix}x"
+            reps, args = sp.cse([x.args[0] for x in exps], symbols=sp.numbered_symbols(prefix + "a"),
+                                order="canonical")
+            lines.append(f"{indent}double {arr}[{len(exps)}];")
+            lines += [f"{indent}const double {s} = {_PRINTER.doprint(e)};" for s, e in reps]
+            lines += [f"{indent}{arr}[{m}] = {_PRINTER.doprint(a)};" for m, a in enumerate(args)]
+            lines.append(f"{indent}COMPOT_SIMD")
+            lines.append(f"{indent}for (int m = 0; m < {len(exps)}; m++) {arr}[m] = exp({arr}[m]);")
+            exprs = [e.xreplace({x: sp.Symbol(f"{arr}[{m}]") for m, x in enumerate(exps)}) for e in exprs]
     reps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols(prefix), order="canonical")
-    lines = [f"{indent}const double {s} = {_PRINTER.doprint(e)};" for s, e in reps]
+    lines += [f"{indent}const double {s} = {_PRINTER.doprint(e)};" for s, e in reps]
     lines += [f"{indent}{t} = {_PRINTER.doprint(e)};" for (t, _), e in zip(assignments, reduced)]
     return lines
 
@@ -144,6 +161,14 @@ def c_source(m: LoweredModel, d: Derived | None = None, drivers: bool = True) ->
     w("#include <math.h>")
     w("#include <stdlib.h>")
     w("#include <string.h>")
+    w("/* with OpenMP and -DCOMPOT_SIMD_EXP (glibc's libmvec), loops of exponentials use vector exp */")
+    w("#if defined(_OPENMP) && defined(COMPOT_SIMD_EXP)")
+    w("#pragma omp declare simd notinbranch")
+    w("extern double exp(double);")
+    w("#define COMPOT_SIMD _Pragma(\"omp simd\")")
+    w("#else")
+    w("#define COMPOT_SIMD")
+    w("#endif")
     w("")
     w("#define COMPOT_A(x) ((x) > 0 ? (x) : 1)   /* array size of x elements, at least 1 */")
     w(f"#define COMPOT_NP {NP}")
@@ -191,7 +216,7 @@ def c_source(m: LoweredModel, d: Derived | None = None, drivers: bool = True) ->
     tg = [f"phi[{a}]" for a in range(NPHI)] + [f"dphi[{a}]" for a in range(NPHI)]
     if NPHI:
         w(f"    memset(phi, 0, sizeof(double) * {NPHI}); memset(dphi, 0, sizeof(double) * {NPHI});")
-    out += switch("t", [_block(list(zip(tg, ph)), {}) for ph in pair_h])
+    out += switch("t", [_block(list(zip(tg, ph)), {}, simd_exp=True) for ph in pair_h])
     w("}")
     w("")
     w("/* as compot_pair, plus derivatives by the basis parameters: phi_b[a*NB+b], dphi_b[a*NB+b] */")
@@ -223,7 +248,7 @@ def c_source(m: LoweredModel, d: Derived | None = None, drivers: bool = True) ->
         return [("F", a.F)] + [(f"U[{k}]", e) for k, e in enumerate(a.U)] + \
                [(f"V[{c}]", e) for c, e in enumerate(a.V)]
 
-    out += switch("s", [_block(atom_list(a), sm) for a in d.atom])
+    out += switch("s", [_block(atom_list(a), sm, simd_exp=True) for a in d.atom])
     w("    return F;")
     w("}")
     w("")

@@ -13,6 +13,14 @@ cdef extern from *:
     #include <math.h>
     #include <stdlib.h>
     #include <string.h>
+    /* with OpenMP and -DCOMPOT_SIMD_EXP (glibc's libmvec), loops of exponentials use vector exp */
+    #if defined(_OPENMP) && defined(COMPOT_SIMD_EXP)
+    #pragma omp declare simd notinbranch
+    extern double exp(double);
+    #define COMPOT_SIMD _Pragma("omp simd")
+    #else
+    #define COMPOT_SIMD
+    #endif
 
     #define COMPOT_A(x) ((x) > 0 ? (x) : 1)   /* array size of x elements, at least 1 */
     #define COMPOT_NP 9

@@ -13,6 +13,14 @@ cdef extern from *:
     #include <math.h>
     #include <stdlib.h>
     #include <string.h>
+    /* with OpenMP and -DCOMPOT_SIMD_EXP (glibc's libmvec), loops of exponentials use vector exp */
+    #if defined(_OPENMP) && defined(COMPOT_SIMD_EXP)
+    #pragma omp declare simd notinbranch
+    extern double exp(double);
+    #define COMPOT_SIMD _Pragma("omp simd")
+    #else
+    #define COMPOT_SIMD
+    #endif
 
     #define COMPOT_A(x) ((x) > 0 ? (x) : 1)   /* array size of x elements, at least 1 */
     #define COMPOT_NP 39
@@ -127,39 +135,42 @@ cdef extern from *:
         double fc, dfc;
         compot_cutoff(r, &fc, &dfc);
         memset(phi, 0, sizeof(double) * 8); memset(dphi, 0, sizeof(double) * 8);
-        const double t0 = (r*r);
-        const double t1 = exp(q[0]*t0);
-        const double t2 = fc*t1;
-        const double t3 = exp(q[1]*t0);
-        const double t4 = fc*t3;
-        const double t5 = exp(q[2]*t0);
-        const double t6 = fc*t5;
-        const double t7 = exp(q[3]*t0);
-        const double t8 = fc*t7;
-        const double t9 = exp(q[4]*t0);
-        const double t10 = fc*t9;
-        const double t11 = exp(q[5]*t0);
-        const double t12 = fc*t11;
-        const double t13 = exp(q[6]*t0);
-        const double t14 = fc*t13;
-        const double t15 = exp(q[7]*t0);
-        const double t16 = fc*t15;
-        phi[0] = t2;
-        phi[1] = t4;
-        phi[2] = t6;
-        phi[3] = t8;
-        phi[4] = t10;
-        phi[5] = t12;
-        phi[6] = t14;
-        phi[7] = t16;
-        dphi[0] = dfc*t1 + q[8]*r*t2;
-        dphi[1] = dfc*t3 + q[9]*r*t4;
-        dphi[2] = dfc*t5 + q[10]*r*t6;
-        dphi[3] = dfc*t7 + q[11]*r*t8;
-        dphi[4] = dfc*t9 + q[12]*r*t10;
-        dphi[5] = dfc*t11 + q[13]*r*t12;
-        dphi[6] = dfc*t13 + q[14]*r*t14;
-        dphi[7] = dfc*t15 + q[15]*r*t16;
+        double tx[8];
+        const double ta0 = (r*r);
+        tx[0] = q[0]*ta0;
+        tx[1] = q[1]*ta0;
+        tx[2] = q[2]*ta0;
+        tx[3] = q[3]*ta0;
+        tx[4] = q[4]*ta0;
+        tx[5] = q[5]*ta0;
+        tx[6] = q[6]*ta0;
+        tx[7] = q[7]*ta0;
+        COMPOT_SIMD
+        for (int m = 0; m < 8; m++) tx[m] = exp(tx[m]);
+        const double t0 = fc*tx[0];
+        const double t1 = fc*tx[1];
+        const double t2 = fc*tx[2];
+        const double t3 = fc*tx[3];
+        const double t4 = fc*tx[4];
+        const double t5 = fc*tx[5];
+        const double t6 = fc*tx[6];
+        const double t7 = fc*tx[7];
+        phi[0] = t0;
+        phi[1] = t1;
+        phi[2] = t2;
+        phi[3] = t3;
+        phi[4] = t4;
+        phi[5] = t5;
+        phi[6] = t6;
+        phi[7] = t7;
+        dphi[0] = dfc*tx[0] + q[8]*r*t0;
+        dphi[1] = dfc*tx[1] + q[9]*r*t1;
+        dphi[2] = dfc*tx[2] + q[10]*r*t2;
+        dphi[3] = dfc*tx[3] + q[11]*r*t3;
+        dphi[4] = dfc*tx[4] + q[12]*r*t4;
+        dphi[5] = dfc*tx[5] + q[13]*r*t5;
+        dphi[6] = dfc*tx[6] + q[14]*r*t6;
+        dphi[7] = dfc*tx[7] + q[15]*r*t7;
     }
 
     /* as compot_pair, plus derivatives by the basis parameters: phi_b[a*NB+b], dphi_b[a*NB+b] */
@@ -279,38 +290,73 @@ cdef extern from *:
         (void)psi; (void)chi; (void)p; (void)U; (void)V; (void)s;
         double F = 0.0;
         memset(U, 0, sizeof(double) * 8);
-        const double t0 = p[10]*exp(p[35]*psi[0]);
-        const double t1 = p[11]*exp(p[35]*psi[1]);
-        const double t2 = p[12]*exp(p[35]*psi[2]);
-        const double t3 = p[13]*exp(p[35]*psi[3]);
-        const double t4 = p[14]*exp(p[35]*psi[4]);
-        const double t5 = p[15]*exp(p[35]*psi[5]);
-        const double t6 = p[16]*exp(p[35]*psi[6]);
-        const double t7 = p[17]*exp(p[35]*psi[7]);
-        const double t8 = p[18]*exp(p[36]*psi[0]);
-        const double t9 = p[19]*exp(p[36]*psi[1]);
-        const double t10 = p[20]*exp(p[36]*psi[2]);
-        const double t11 = p[21]*exp(p[36]*psi[3]);
-        const double t12 = p[22]*exp(p[36]*psi[4]);
-        const double t13 = p[23]*exp(p[36]*psi[5]);
-        const double t14 = p[24]*exp(p[36]*psi[6]);
-        const double t15 = p[25]*exp(p[36]*psi[7]);
-        const double t16 = p[26]*exp(p[37]*psi[0]);
-        const double t17 = p[27]*exp(p[37]*psi[1]);
-        const double t18 = p[28]*exp(p[37]*psi[2]);
-        const double t19 = p[29]*exp(p[37]*psi[3]);
-        const double t20 = p[2]*exp(p[34]*psi[0]);
-        const double t21 = p[30]*exp(p[37]*psi[4]);
-        const double t22 = p[31]*exp(p[37]*psi[5]);
-        const double t23 = p[32]*exp(p[37]*psi[6]);
-        const double t24 = p[33]*exp(p[37]*psi[7]);
-        const double t25 = p[3]*exp(p[34]*psi[1]);
-        const double t26 = p[4]*exp(p[34]*psi[2]);
-        const double t27 = p[5]*exp(p[34]*psi[3]);
-        const double t28 = p[6]*exp(p[34]*psi[4]);
-        const double t29 = p[7]*exp(p[34]*psi[5]);
-        const double t30 = p[8]*exp(p[34]*psi[6]);
-        const double t31 = p[9]*exp(p[34]*psi[7]);
+        double tx[32];
+        tx[0] = p[34]*psi[0];
+        tx[1] = p[34]*psi[1];
+        tx[2] = p[34]*psi[2];
+        tx[3] = p[34]*psi[3];
+        tx[4] = p[34]*psi[4];
+        tx[5] = p[34]*psi[5];
+        tx[6] = p[34]*psi[6];
+        tx[7] = p[34]*psi[7];
+        tx[8] = p[35]*psi[0];
+        tx[9] = p[35]*psi[1];
+        tx[10] = p[35]*psi[2];
+        tx[11] = p[35]*psi[3];
+        tx[12] = p[35]*psi[4];
+        tx[13] = p[35]*psi[5];
+        tx[14] = p[35]*psi[6];
+        tx[15] = p[35]*psi[7];
+        tx[16] = p[36]*psi[0];
+        tx[17] = p[36]*psi[1];
+        tx[18] = p[36]*psi[2];
+        tx[19] = p[36]*psi[3];
+        tx[20] = p[36]*psi[4];
+        tx[21] = p[36]*psi[5];
+        tx[22] = p[36]*psi[6];
+        tx[23] = p[36]*psi[7];
+        tx[24] = p[37]*psi[0];
+        tx[25] = p[37]*psi[1];
+        tx[26] = p[37]*psi[2];
+        tx[27] = p[37]*psi[3];
+        tx[28] = p[37]*psi[4];
+        tx[29] = p[37]*psi[5];
+        tx[30] = p[37]*psi[6];
+        tx[31] = p[37]*psi[7];
+        COMPOT_SIMD
+        for (int m = 0; m < 32; m++) tx[m] = exp(tx[m]);
+        const double t0 = p[10]*tx[8];
+        const double t1 = p[11]*tx[9];
+        const double t2 = p[12]*tx[10];
+        const double t3 = p[13]*tx[11];
+        const double t4 = p[14]*tx[12];
+        const double t5 = p[15]*tx[13];
+        const double t6 = p[16]*tx[14];
+        const double t7 = p[17]*tx[15];
+        const double t8 = p[18]*tx[16];
+        const double t9 = p[19]*tx[17];
+        const double t10 = p[20]*tx[18];
+        const double t11 = p[21]*tx[19];
+        const double t12 = p[22]*tx[20];
+        const double t13 = p[23]*tx[21];
+        const double t14 = p[24]*tx[22];
+        const double t15 = p[25]*tx[23];
+        const double t16 = p[26]*tx[24];
+        const double t17 = p[27]*tx[25];
+        const double t18 = p[28]*tx[26];
+        const double t19 = p[29]*tx[27];
+        const double t20 = p[2]*tx[0];
+        const double t21 = p[30]*tx[28];
+        const double t22 = p[31]*tx[29];
+        const double t23 = p[32]*tx[30];
+        const double t24 = p[33]*tx[31];
+        const double t25 = p[3]*tx[1];
+        const double t26 = p[4]*tx[2];
+        const double t27 = p[5]*tx[3];
+        const double t28 = p[6]*tx[4];
+        const double t29 = p[7]*tx[5];
+        const double t30 = p[8]*tx[6];
+        const double t31 = p[9]*tx[7];
         F = p[38] + t0 + t1 + t10 + t11 + t12 + t13 + t14 + t15 + t16 + t17 + t18 + t19 + t2 + t20 + t21 + t22 + t23 + t24 + t25 + t26 + t27 + t28 + t29 + t3 + t30 + t31 + t4 + t5 + t6 + t7 + t8 + t9;
         U[0] = p[34]*t20 + p[35]*t0 + p[36]*t8 + p[37]*t16;
         U[1] = p[34]*t25 + p[35]*t1 + p[36]*t9 + p[37]*t17;

@@ -13,6 +13,14 @@ cdef extern from *:
     #include <math.h>
     #include <stdlib.h>
     #include <string.h>
+    /* with OpenMP and -DCOMPOT_SIMD_EXP (glibc's libmvec), loops of exponentials use vector exp */
+    #if defined(_OPENMP) && defined(COMPOT_SIMD_EXP)
+    #pragma omp declare simd notinbranch
+    extern double exp(double);
+    #define COMPOT_SIMD _Pragma("omp simd")
+    #else
+    #define COMPOT_SIMD
+    #endif
 
     #define COMPOT_A(x) ((x) > 0 ? (x) : 1)   /* array size of x elements, at least 1 */
     #define COMPOT_NP 49
@@ -132,43 +140,46 @@ cdef extern from *:
         double fc, dfc;
         compot_cutoff(r, &fc, &dfc);
         memset(phi, 0, sizeof(double) * 9); memset(dphi, 0, sizeof(double) * 9);
-        const double t0 = (r*r);
-        const double t1 = exp(q[0]*t0);
-        const double t2 = fc*t1;
-        const double t3 = exp(q[1]*t0);
-        const double t4 = fc*t3;
-        const double t5 = exp(q[2]*t0);
-        const double t6 = fc*t5;
-        const double t7 = exp(q[3]*t0);
-        const double t8 = fc*t7;
-        const double t9 = exp(q[4]*t0);
-        const double t10 = fc*t9;
-        const double t11 = exp(q[5]*t0);
-        const double t12 = fc*t11;
-        const double t13 = exp(q[6]*t0);
-        const double t14 = fc*t13;
-        const double t15 = exp(q[7]*t0);
-        const double t16 = fc*t15;
-        const double t17 = exp(q[8]*t0);
-        const double t18 = fc*t17;
-        phi[0] = t2;
-        phi[1] = t4;
-        phi[2] = t6;
-        phi[3] = t8;
-        phi[4] = t10;
-        phi[5] = t12;
-        phi[6] = t14;
-        phi[7] = t16;
-        phi[8] = t18;
-        dphi[0] = dfc*t1 + q[9]*r*t2;
-        dphi[1] = dfc*t3 + q[10]*r*t4;
-        dphi[2] = dfc*t5 + q[11]*r*t6;
-        dphi[3] = dfc*t7 + q[12]*r*t8;
-        dphi[4] = dfc*t9 + q[13]*r*t10;
-        dphi[5] = dfc*t11 + q[14]*r*t12;
-        dphi[6] = dfc*t13 + q[15]*r*t14;
-        dphi[7] = dfc*t15 + q[16]*r*t16;
-        dphi[8] = dfc*t17 + q[17]*r*t18;
+        double tx[9];
+        const double ta0 = (r*r);
+        tx[0] = q[0]*ta0;
+        tx[1] = q[1]*ta0;
+        tx[2] = q[2]*ta0;
+        tx[3] = q[3]*ta0;
+        tx[4] = q[4]*ta0;
+        tx[5] = q[5]*ta0;
+        tx[6] = q[6]*ta0;
+        tx[7] = q[7]*ta0;
+        tx[8] = q[8]*ta0;
+        COMPOT_SIMD
+        for (int m = 0; m < 9; m++) tx[m] = exp(tx[m]);
+        const double t0 = fc*tx[0];
+        const double t1 = fc*tx[1];
+        const double t2 = fc*tx[2];
+        const double t3 = fc*tx[3];
+        const double t4 = fc*tx[4];
+        const double t5 = fc*tx[5];
+        const double t6 = fc*tx[6];
+        const double t7 = fc*tx[7];
+        const double t8 = fc*tx[8];
+        phi[0] = t0;
+        phi[1] = t1;
+        phi[2] = t2;
+        phi[3] = t3;
+        phi[4] = t4;
+        phi[5] = t5;
+        phi[6] = t6;
+        phi[7] = t7;
+        phi[8] = t8;
+        dphi[0] = dfc*tx[0] + q[9]*r*t0;
+        dphi[1] = dfc*tx[1] + q[10]*r*t1;
+        dphi[2] = dfc*tx[2] + q[11]*r*t2;
+        dphi[3] = dfc*tx[3] + q[12]*r*t3;
+        dphi[4] = dfc*tx[4] + q[13]*r*t4;
+        dphi[5] = dfc*tx[5] + q[14]*r*t5;
+        dphi[6] = dfc*tx[6] + q[15]*r*t6;
+        dphi[7] = dfc*tx[7] + q[16]*r*t7;
+        dphi[8] = dfc*tx[8] + q[17]*r*t8;
     }
 
     /* as compot_pair, plus derivatives by the basis parameters: phi_b[a*NB+b], dphi_b[a*NB+b] */
@@ -296,42 +307,81 @@ cdef extern from *:
         (void)psi; (void)chi; (void)p; (void)U; (void)V; (void)s;
         double F = 0.0;
         memset(U, 0, sizeof(double) * 24);
-        const double t0 = p[11]*exp(p[47]*psi[6]);
-        const double t1 = p[12]*exp(p[47]*psi[7]);
-        const double t2 = p[13]*exp(p[47]*psi[8]);
-        const double t3 = p[14]*exp(p[47]*psi[9]);
-        const double t4 = p[15]*exp(p[47]*psi[10]);
-        const double t5 = p[16]*exp(p[47]*psi[11]);
-        const double t6 = p[17]*exp(p[47]*psi[12]);
-        const double t7 = p[18]*exp(p[47]*psi[13]);
-        const double t8 = p[19]*exp(p[47]*psi[14]);
-        const double t9 = p[20]*exp(p[47]*psi[15]);
-        const double t10 = p[21]*exp(p[47]*psi[16]);
-        const double t11 = p[22]*exp(p[47]*psi[17]);
-        const double t12 = p[23]*exp(p[47]*psi[18]);
-        const double t13 = p[24]*exp(p[47]*psi[19]);
-        const double t14 = p[25]*exp(p[47]*psi[20]);
-        const double t15 = p[26]*exp(p[47]*psi[21]);
-        const double t16 = p[27]*exp(p[47]*psi[22]);
-        const double t17 = p[28]*exp(p[47]*psi[23]);
-        const double t18 = p[29]*exp(p[48]*psi[6]);
-        const double t19 = p[30]*exp(p[48]*psi[7]);
-        const double t20 = p[31]*exp(p[48]*psi[8]);
-        const double t21 = p[32]*exp(p[48]*psi[9]);
-        const double t22 = p[33]*exp(p[48]*psi[10]);
-        const double t23 = p[34]*exp(p[48]*psi[11]);
-        const double t24 = p[35]*exp(p[48]*psi[12]);
-        const double t25 = p[36]*exp(p[48]*psi[13]);
-        const double t26 = p[37]*exp(p[48]*psi[14]);
-        const double t27 = p[38]*exp(p[48]*psi[15]);
-        const double t28 = p[39]*exp(p[48]*psi[16]);
-        const double t29 = p[40]*exp(p[48]*psi[17]);
-        const double t30 = p[41]*exp(p[48]*psi[18]);
-        const double t31 = p[42]*exp(p[48]*psi[19]);
-        const double t32 = p[43]*exp(p[48]*psi[20]);
-        const double t33 = p[44]*exp(p[48]*psi[21]);
-        const double t34 = p[45]*exp(p[48]*psi[22]);
-        const double t35 = p[46]*exp(p[48]*psi[23]);
+        double tx[36];
+        tx[0] = p[47]*psi[10];
+        tx[1] = p[47]*psi[11];
+        tx[2] = p[47]*psi[12];
+        tx[3] = p[47]*psi[13];
+        tx[4] = p[47]*psi[14];
+        tx[5] = p[47]*psi[15];
+        tx[6] = p[47]*psi[16];
+        tx[7] = p[47]*psi[17];
+        tx[8] = p[47]*psi[18];
+        tx[9] = p[47]*psi[19];
+        tx[10] = p[47]*psi[20];
+        tx[11] = p[47]*psi[21];
+        tx[12] = p[47]*psi[22];
+        tx[13] = p[47]*psi[23];
+        tx[14] = p[47]*psi[6];
+        tx[15] = p[47]*psi[7];
+        tx[16] = p[47]*psi[8];
+        tx[17] = p[47]*psi[9];
+        tx[18] = p[48]*psi[10];
+        tx[19] = p[48]*psi[11];
+        tx[20] = p[48]*psi[12];
+        tx[21] = p[48]*psi[13];
+        tx[22] = p[48]*psi[14];
+        tx[23] = p[48]*psi[15];
+        tx[24] = p[48]*psi[16];
+        tx[25] = p[48]*psi[17];
+        tx[26] = p[48]*psi[18];
+        tx[27] = p[48]*psi[19];
+        tx[28] = p[48]*psi[20];
+        tx[29] = p[48]*psi[21];
+        tx[30] = p[48]*psi[22];
+        tx[31] = p[48]*psi[23];
+        tx[32] = p[48]*psi[6];
+        tx[33] = p[48]*psi[7];
+        tx[34] = p[48]*psi[8];
+        tx[35] = p[48]*psi[9];
+        COMPOT_SIMD
+        for (int m = 0; m < 36; m++) tx[m] = exp(tx[m]);
+        const double t0 = p[11]*tx[14];
+        const double t1 = p[12]*tx[15];
+        const double t2 = p[13]*tx[16];
+        const double t3 = p[14]*tx[17];
+        const double t4 = p[15]*tx[0];
+        const double t5 = p[16]*tx[1];
+        const double t6 = p[17]*tx[2];
+        const double t7 = p[18]*tx[3];
+        const double t8 = p[19]*tx[4];
+        const double t9 = p[20]*tx[5];
+        const double t10 = p[21]*tx[6];
+        const double t11 = p[22]*tx[7];
+        const double t12 = p[23]*tx[8];
+        const double t13 = p[24]*tx[9];
+        const double t14 = p[25]*tx[10];
+        const double t15 = p[26]*tx[11];
+        const double t16 = p[27]*tx[12];
+        const double t17 = p[28]*tx[13];
+        const double t18 = p[29]*tx[32];
+        const double t19 = p[30]*tx[33];
+        const double t20 = p[31]*tx[34];
+        const double t21 = p[32]*tx[35];
+        const double t22 = p[33]*tx[18];
+        const double t23 = p[34]*tx[19];
+        const double t24 = p[35]*tx[20];
+        const double t25 = p[36]*tx[21];
+        const double t26 = p[37]*tx[22];
+        const double t27 = p[38]*tx[23];
+        const double t28 = p[39]*tx[24];
+        const double t29 = p[40]*tx[25];
+        const double t30 = p[41]*tx[26];
+        const double t31 = p[42]*tx[27];
+        const double t32 = p[43]*tx[28];
+        const double t33 = p[44]*tx[29];
+        const double t34 = p[45]*tx[30];
+        const double t35 = p[46]*tx[31];
         F = p[10] + p[4]*psi[0] + p[5]*psi[1] + p[6]*psi[2] + p[7]*psi[3] + p[8]*psi[4] + p[9]*psi[5] + t0 + t1 + t10 + t11 + t12 + t13 + t14 + t15 + t16 + t17 + t18 + t19 + t2 + t20 + t21 + t22 + t23 + t24 + t25 + t26 + t27 + t28 + t29 + t3 + t30 + t31 + t32 + t33 + t34 + t35 + t4 + t5 + t6 + t7 + t8 + t9;
         U[0] = p[4];
         U[1] = p[5];

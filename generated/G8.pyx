@@ -13,6 +13,14 @@ cdef extern from *:
     #include <math.h>
     #include <stdlib.h>
     #include <string.h>
+    /* with OpenMP and -DCOMPOT_SIMD_EXP (glibc's libmvec), loops of exponentials use vector exp */
+    #if defined(_OPENMP) && defined(COMPOT_SIMD_EXP)
+    #pragma omp declare simd notinbranch
+    extern double exp(double);
+    #define COMPOT_SIMD _Pragma("omp simd")
+    #else
+    #define COMPOT_SIMD
+    #endif
 
     #define COMPOT_A(x) ((x) > 0 ? (x) : 1)   /* array size of x elements, at least 1 */
     #define COMPOT_NP 11
@@ -127,39 +135,42 @@ cdef extern from *:
         double fc, dfc;
         compot_cutoff(r, &fc, &dfc);
         memset(phi, 0, sizeof(double) * 8); memset(dphi, 0, sizeof(double) * 8);
-        const double t0 = (r*r);
-        const double t1 = exp(q[0]*t0);
-        const double t2 = fc*t1;
-        const double t3 = exp(q[1]*t0);
-        const double t4 = fc*t3;
-        const double t5 = exp(q[2]*t0);
-        const double t6 = fc*t5;
-        const double t7 = exp(q[3]*t0);
-        const double t8 = fc*t7;
-        const double t9 = exp(q[4]*t0);
-        const double t10 = fc*t9;
-        const double t11 = exp(q[5]*t0);
-        const double t12 = fc*t11;
-        const double t13 = exp(q[6]*t0);
-        const double t14 = fc*t13;
-        const double t15 = exp(q[7]*t0);
-        const double t16 = fc*t15;
-        phi[0] = t2;
-        phi[1] = t4;
-        phi[2] = t6;
-        phi[3] = t8;
-        phi[4] = t10;
-        phi[5] = t12;
-        phi[6] = t14;
-        phi[7] = t16;
-        dphi[0] = dfc*t1 + q[8]*r*t2;
-        dphi[1] = dfc*t3 + q[9]*r*t4;
-        dphi[2] = dfc*t5 + q[10]*r*t6;
-        dphi[3] = dfc*t7 + q[11]*r*t8;
-        dphi[4] = dfc*t9 + q[12]*r*t10;
-        dphi[5] = dfc*t11 + q[13]*r*t12;
-        dphi[6] = dfc*t13 + q[14]*r*t14;
-        dphi[7] = dfc*t15 + q[15]*r*t16;
+        double tx[8];
+        const double ta0 = (r*r);
+        tx[0] = q[0]*ta0;
+        tx[1] = q[1]*ta0;
+        tx[2] = q[2]*ta0;
+        tx[3] = q[3]*ta0;
+        tx[4] = q[4]*ta0;
+        tx[5] = q[5]*ta0;
+        tx[6] = q[6]*ta0;
+        tx[7] = q[7]*ta0;
+        COMPOT_SIMD
+        for (int m = 0; m < 8; m++) tx[m] = exp(tx[m]);
+        const double t0 = fc*tx[0];
+        const double t1 = fc*tx[1];
+        const double t2 = fc*tx[2];
+        const double t3 = fc*tx[3];
+        const double t4 = fc*tx[4];
+        const double t5 = fc*tx[5];
+        const double t6 = fc*tx[6];
+        const double t7 = fc*tx[7];
+        phi[0] = t0;
+        phi[1] = t1;
+        phi[2] = t2;
+        phi[3] = t3;
+        phi[4] = t4;
+        phi[5] = t5;
+        phi[6] = t6;
+        phi[7] = t7;
+        dphi[0] = dfc*tx[0] + q[8]*r*t0;
+        dphi[1] = dfc*tx[1] + q[9]*r*t1;
+        dphi[2] = dfc*tx[2] + q[10]*r*t2;
+        dphi[3] = dfc*tx[3] + q[11]*r*t3;
+        dphi[4] = dfc*tx[4] + q[12]*r*t4;
+        dphi[5] = dfc*tx[5] + q[13]*r*t5;
+        dphi[6] = dfc*tx[6] + q[14]*r*t6;
+        dphi[7] = dfc*tx[7] + q[15]*r*t7;
     }
 
     /* as compot_pair, plus derivatives by the basis parameters: phi_b[a*NB+b], dphi_b[a*NB+b] */

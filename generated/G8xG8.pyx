@@ -13,6 +13,14 @@ cdef extern from *:
     #include <math.h>
     #include <stdlib.h>
     #include <string.h>
+    /* with OpenMP and -DCOMPOT_SIMD_EXP (glibc's libmvec), loops of exponentials use vector exp */
+    #if defined(_OPENMP) && defined(COMPOT_SIMD_EXP)
+    #pragma omp declare simd notinbranch
+    extern double exp(double);
+    #define COMPOT_SIMD _Pragma("omp simd")
+    #else
+    #define COMPOT_SIMD
+    #endif
 
     #define COMPOT_A(x) ((x) > 0 ? (x) : 1)   /* array size of x elements, at least 1 */
     #define COMPOT_NP 23
@@ -202,71 +210,74 @@ cdef extern from *:
         double fc, dfc;
         compot_cutoff(r, &fc, &dfc);
         memset(phi, 0, sizeof(double) * 16); memset(dphi, 0, sizeof(double) * 16);
-        const double t0 = (r*r);
-        const double t1 = exp(q[0]*t0);
-        const double t2 = fc*t1;
-        const double t3 = exp(q[1]*t0);
-        const double t4 = fc*t3;
-        const double t5 = exp(q[2]*t0);
-        const double t6 = fc*t5;
-        const double t7 = exp(q[3]*t0);
-        const double t8 = fc*t7;
-        const double t9 = exp(q[4]*t0);
-        const double t10 = fc*t9;
-        const double t11 = exp(q[5]*t0);
-        const double t12 = fc*t11;
-        const double t13 = exp(q[6]*t0);
-        const double t14 = fc*t13;
-        const double t15 = exp(q[7]*t0);
-        const double t16 = fc*t15;
-        const double t17 = exp(q[8]*t0);
-        const double t18 = fc*t17;
-        const double t19 = exp(q[9]*t0);
-        const double t20 = fc*t19;
-        const double t21 = exp(q[10]*t0);
-        const double t22 = fc*t21;
-        const double t23 = exp(q[11]*t0);
-        const double t24 = fc*t23;
-        const double t25 = exp(q[12]*t0);
-        const double t26 = fc*t25;
-        const double t27 = exp(q[13]*t0);
-        const double t28 = fc*t27;
-        const double t29 = exp(q[14]*t0);
-        const double t30 = fc*t29;
-        const double t31 = exp(q[15]*t0);
-        const double t32 = fc*t31;
-        phi[0] = t2;
-        phi[1] = t4;
-        phi[2] = t6;
-        phi[3] = t8;
-        phi[4] = t10;
-        phi[5] = t12;
-        phi[6] = t14;
-        phi[7] = t16;
-        phi[8] = t18;
-        phi[9] = t20;
-        phi[10] = t22;
-        phi[11] = t24;
-        phi[12] = t26;
-        phi[13] = t28;
-        phi[14] = t30;
-        phi[15] = t32;
-        dphi[0] = dfc*t1 + q[16]*r*t2;
-        dphi[1] = dfc*t3 + q[17]*r*t4;
-        dphi[2] = dfc*t5 + q[18]*r*t6;
-        dphi[3] = dfc*t7 + q[19]*r*t8;
-        dphi[4] = dfc*t9 + q[20]*r*t10;
-        dphi[5] = dfc*t11 + q[21]*r*t12;
-        dphi[6] = dfc*t13 + q[22]*r*t14;
-        dphi[7] = dfc*t15 + q[23]*r*t16;
-        dphi[8] = dfc*t17 + q[24]*r*t18;
-        dphi[9] = dfc*t19 + q[25]*r*t20;
-        dphi[10] = dfc*t21 + q[26]*r*t22;
-        dphi[11] = dfc*t23 + q[27]*r*t24;
-        dphi[12] = dfc*t25 + q[28]*r*t26;
-        dphi[13] = dfc*t27 + q[29]*r*t28;
-        dphi[14] = dfc*t29 + q[30]*r*t30;
-        dphi[15] = dfc*t31 + q[31]*r*t32;
+        double tx[16];
+        const double ta0 = (r*r);
+        tx[0] = q[0]*ta0;
+        tx[1] = q[10]*ta0;
+        tx[2] = q[11]*ta0;
+        tx[3] = q[12]*ta0;
+        tx[4] = q[13]*ta0;
+        tx[5] = q[14]*ta0;
+        tx[6] = q[15]*ta0;
+        tx[7] = q[1]*ta0;
+        tx[8] = q[2]*ta0;
+        tx[9] = q[3]*ta0;
+        tx[10] = q[4]*ta0;
+        tx[11] = q[5]*ta0;
+        tx[12] = q[6]*ta0;
+        tx[13] = q[7]*ta0;
+        tx[14] = q[8]*ta0;
+        tx[15] = q[9]*ta0;
+        COMPOT_SIMD
+        for (int m = 0; m < 16; m++) tx[m] = exp(tx[m]);
+        const double t0 = fc*tx[0];
+        const double t1 = fc*tx[7];
+        const double t2 = fc*tx[8];
+        const double t3 = fc*tx[9];
+        const double t4 = fc*tx[10];
+        const double t5 = fc*tx[11];
+        const double t6 = fc*tx[12];
+        const double t7 = fc*tx[13];
+        const double t8 = fc*tx[14];
+        const double t9 = fc*tx[15];
+        const double t10 = fc*tx[1];
+        const double t11 = fc*tx[2];
+        const double t12 = fc*tx[3];
+        const double t13 = fc*tx[4];
+        const double t14 = fc*tx[5];
+        const double t15 = fc*tx[6];
+        phi[0] = t0;
+        phi[1] = t1;
+        phi[2] = t2;
+        phi[3] = t3;
+        phi[4] = t4;
+        phi[5] = t5;
+        phi[6] = t6;
+        phi[7] = t7;
+        phi[8] = t8;
+        phi[9] = t9;
+        phi[10] = t10;
+        phi[11] = t11;
+        phi[12] = t12;
+        phi[13] = t13;
+        phi[14] = t14;
+        phi[15] = t15;
+        dphi[0] = dfc*tx[0] + q[16]*r*t0;
+        dphi[1] = dfc*tx[7] + q[17]*r*t1;
+        dphi[2] = dfc*tx[8] + q[18]*r*t2;
+        dphi[3] = dfc*tx[9] + q[19]*r*t3;
+        dphi[4] = dfc*tx[10] + q[20]*r*t4;
+        dphi[5] = dfc*tx[11] + q[21]*r*t5;
+        dphi[6] = dfc*tx[12] + q[22]*r*t6;
+        dphi[7] = dfc*tx[13] + q[23]*r*t7;
+        dphi[8] = dfc*tx[14] + q[24]*r*t8;
+        dphi[9] = dfc*tx[15] + q[25]*r*t9;
+        dphi[10] = dfc*tx[1] + q[26]*r*t10;
+        dphi[11] = dfc*tx[2] + q[27]*r*t11;
+        dphi[12] = dfc*tx[3] + q[28]*r*t12;
+        dphi[13] = dfc*tx[4] + q[29]*r*t13;
+        dphi[14] = dfc*tx[5] + q[30]*r*t14;
+        dphi[15] = dfc*tx[6] + q[31]*r*t15;
     }
 
     /* as compot_pair, plus derivatives by the basis parameters: phi_b[a*NB+b], dphi_b[a*NB+b] */

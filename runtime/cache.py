@@ -47,9 +47,31 @@ def compiler() -> str:
     return os.environ.get("CC", "cc")
 
 
+@lru_cache(maxsize=1)
+def _simd_exp_flags() -> tuple[str, ...]:
+    """Vector exp from glibc's libmvec (x86-64 Linux), when its link library is installed, and
+    AVX2/FMA when the CPU has them (kernels are cached per machine; the flags are in the key)."""
+    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
+        return ()
+    dirs = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/lib64", "/usr/lib"]
+    if not any(os.path.exists(os.path.join(d, "libmvec.so")) for d in dirs):
+        return ()
+    flags = ("-DCOMPOT_SIMD_EXP",)
+    try:                                   # 4-wide exp and fused multiply-add where the CPU has them
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].split() for ln in f if ln.startswith("flags")), [])
+        if "avx2" in cpu and "fma" in cpu:
+            flags += ("-mavx2", "-mfma")
+    except OSError:
+        pass
+    return flags
+
+
 def cflags() -> tuple[str, ...]:
     extra = tuple(os.environ.get("COMPOT_CFLAGS", "").split())
-    return DEFAULT_CFLAGS + extra
+    if os.environ.get("COMPOT_NO_SIMD_EXP"):
+        return DEFAULT_CFLAGS + extra
+    return DEFAULT_CFLAGS + _simd_exp_flags() + extra
 
 
 @lru_cache(maxsize=1)
@@ -149,7 +171,7 @@ def _build(entry: Path, key: str, pyx_text: str) -> None:
         _cythonize(pyx, c_file)
         so = tmp / (name + importlib.machinery.EXTENSION_SUFFIXES[0])
         cmd = [compiler(), *cflags(), f"-I{sysconfig.get_paths()['include']}", str(c_file), "-o",
-               str(so), "-lm"]
+               str(so), *(["-lmvec"] if "-DCOMPOT_SIMD_EXP" in cflags() else []), "-lm"]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise BuildError(f"C compiler failed on kernel {key}: {proc.stderr.strip()[-2000:]}")
@@ -239,7 +261,8 @@ def request_id(text, cutoff, elements) -> str | None:
         if not all(isinstance(e, str) for e in elements):
             return None
     ident = {"text": text, "cutoff": cutoff, "elements": elements, "compot": __version__,
-             "generator": GENERATOR_VERSION, "sources": generator_fingerprint()}
+             "generator": GENERATOR_VERSION, "sources": generator_fingerprint(),
+             "cc": compiler(), "cflags": list(cflags())}
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:32]
 
 
