@@ -567,12 +567,33 @@ cdef extern from *:
         return (int)((long long)npairs * tid / nt);
     }
 
-    /* The N operator's neighbour sums over half the list, both directions of each pair (a, b):
+    /* The unordered pairs (i <= j) within the cutoff, found by pass 1 and packed per thread block:
+     * thread tid's entries are e = k0(tid) .. k0(tid) + count[tid] - 1, with the pair index k[e], its
+     * distance r[e], cutoff fc[e] and derivative dfc[e], and phi'(r) in dphi[e * NPSI2 ..]. */
+    typedef struct { int* k; int* count; double *r, *fc, *dfc, *dphi; } compot_half;
+
+    static void compot_half_free(compot_half* H) {
+        free(H->k); free(H->count); free(H->r); free(H->fc); free(H->dfc); free(H->dphi);
+    }
+
+    static int compot_half_alloc(compot_half* H, int npairs, int nt) {
+        const size_t M = (size_t)COMPOT_A(npairs);
+        H->k = (int*)malloc(sizeof(int) * M);
+        H->count = (int*)calloc((size_t)nt, sizeof(int));
+        H->r = (double*)malloc(sizeof(double) * M);
+        H->fc = (double*)malloc(sizeof(double) * M);
+        H->dfc = (double*)malloc(sizeof(double) * M);
+        H->dphi = (double*)malloc(sizeof(double) * M * COMPOT_A(COMPOT_NPSI2));
+        return !H->k || !H->count || !H->r || !H->fc || !H->dfc || !H->dphi;
+    }
+
+    /* The N operator's neighbour sums over the unordered pairs, both directions of each pair (a, b):
      * scatter = 0 (chi):  out[a][c] += fc(r_ab) in[b][src(c)]   (in: psi, out: chi)
      * scatter = 1 (W):    out[a][src(c)] += fc(r_ab) in[b][c]   (in: V, out: U)
      * Threads add into bufs (stride apart) as in compot_energy_forces, then into out. */
     static void compot_fc_pass(int scatter, int nt, int n, int npairs, const int* pi, const int* pj,
-                               const double* d, const double* in, double* out, double* bufs, size_t stride)
+                               const compot_half* H, const double* in, double* out, double* bufs,
+                               size_t stride)
     {
         const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI;
         const size_t win = scatter ? NCHI : NPSI, wout = scatter ? NPSI : NCHI;
@@ -583,14 +604,10 @@ cdef extern from *:
         {
             const int tid = COMPOT_TID();
             double* acc = tid ? bufs + (size_t)(tid - 1) * stride : out;
-            const int k0 = compot_block(npairs, tid, nt), k1 = compot_block(npairs, tid + 1, nt);
-            for (int k = k0; k < k1; k++) {
-                const int i = pi[k], j = pj[k];
-                if (i > j) continue;
-                const double r = compot_norm(d + 3 * k);
-                if (r >= COMPOT_CUTOFF) continue;
-                double fc, dfc;
-                compot_cutoff(r, &fc, &dfc);
+            const int e0 = compot_block(npairs, tid, nt), e1 = e0 + H->count[tid];
+            for (int e = e0; e < e1; e++) {
+                const int k = H->k[e], i = pi[k], j = pj[k];
+                const double fc = H->fc[e];
                 for (int side = 0; side < (i != j ? 2 : 1); side++) {
                     const int a = side ? j : i, b = side ? i : j;
                     double* o = acc + (size_t)a * wout;
@@ -628,33 +645,34 @@ cdef extern from *:
         double* U = (double*)calloc(N * COMPOT_A(NPSI), sizeof(double));
         double* V = (double*)calloc(N * COMPOT_A(NCHI), sizeof(double));
         double* bufs = nt > 1 ? (double*)malloc(sizeof(double) * stride * (size_t)(nt - 1)) : NULL;
-        /* phi'(r) of every pair i <= j within the cutoff, kept from pass 1 for pass 3 */
-        double* dphis = (double*)malloc(sizeof(double) * (size_t)COMPOT_A(npairs) * COMPOT_A(COMPOT_NPSI2));
-        if (!psi || !chi || !U || !V || (nt > 1 && !bufs) || !dphis) {
-            free(psi); free(chi); free(U); free(V); free(bufs); free(dphis);
+        compot_half H;
+        if (compot_half_alloc(&H, npairs, nt) || !psi || !chi || !U || !V || (nt > 1 && !bufs)) {
+            free(psi); free(chi); free(U); free(V); free(bufs); compot_half_free(&H);
             return 1;
         }
         compot_precompute(p, q);
-        /* pass 1: pair descriptors */
-        if (COMPOT_NPSI2 > 0) {
-            if (bufs) memset(bufs, 0, sizeof(double) * stride * (size_t)(nt - 1));
+        /* pass 1: the unordered pairs within the cutoff, and the pair descriptors */
+        if (bufs && COMPOT_NPSI2 > 0) memset(bufs, 0, sizeof(double) * stride * (size_t)(nt - 1));
     #ifdef _OPENMP
     #pragma omp parallel num_threads(nt)
     #endif
-            {
-                const int tid = COMPOT_TID();
-                double* acc = tid ? bufs + (size_t)(tid - 1) * stride : psi;
-                double phi[COMPOT_A(COMPOT_NPHI)], dphi[COMPOT_A(COMPOT_NPHI)];
-                const int k0 = compot_block(npairs, tid, nt), k1 = compot_block(npairs, tid + 1, nt);
-                double* store = dphis + (size_t)k0 * COMPOT_NPSI2;   /* packed within the block */
-                for (int k = k0; k < k1; k++) {
-                    const int i = pi[k], j = pj[k];
-                    if (i > j) continue;
-                    const double r = compot_norm(d + 3 * k);
-                    if (r >= COMPOT_CUTOFF) continue;
+        {
+            const int tid = COMPOT_TID();
+            double* acc = tid ? bufs + (size_t)(tid - 1) * stride : psi;
+            double phi[COMPOT_A(COMPOT_NPHI)], dphi[COMPOT_A(COMPOT_NPHI)];
+            const int k0 = compot_block(npairs, tid, nt), k1 = compot_block(npairs, tid + 1, nt);
+            int e = k0;
+            for (int k = k0; k < k1; k++) {
+                const int i = pi[k], j = pj[k];
+                if (i > j) continue;
+                const double r = compot_norm(d + 3 * k);
+                if (r >= COMPOT_CUTOFF) continue;
+                H.k[e] = k;
+                H.r[e] = r;
+                compot_cutoff(r, H.fc + e, H.dfc + e);
+                if (COMPOT_NPSI2 > 0) {
                     compot_pair(r, COMPOT_PTYPE(k), p, q, phi, dphi);
-                    memcpy(store, dphi, sizeof(double) * COMPOT_NPSI2);
-                    store += COMPOT_NPSI2;
+                    memcpy(H.dphi + (size_t)e * COMPOT_NPSI2, dphi, sizeof(double) * COMPOT_NPSI2);
                     double* psi_i = acc + (size_t)i * NPSI;
                     for (size_t a = 0; a < COMPOT_NPSI2; a++) psi_i[a] += phi[a];
                     if (i != j) {
@@ -662,17 +680,19 @@ cdef extern from *:
                         for (size_t a = 0; a < COMPOT_NPSI2; a++) psi_j[a] += phi[a];
                     }
                 }
+                e++;
             }
-            compot_reduce(psi, bufs, nt, stride, N * NPSI);
+            H.count[tid] = e - k0;
         }
+        if (COMPOT_NPSI2 > 0) compot_reduce(psi, bufs, nt, stride, N * NPSI);
         int status = 0;
     #if COMPOT_N3 > 0
         status = compot_t3_all_psi(n, species, npairs, pi, pj, d, p, q, psi, NULL);
     #endif
         /* pass 2: neighbour descriptors chi_i = sum_j fc(r_ij) psi_src(j) */
-        if (NCHI > 0 && !status) compot_fc_pass(0, nt, n, npairs, pi, pj, d, psi, chi, bufs, stride);
+        if (NCHI > 0 && !status) compot_fc_pass(0, nt, n, npairs, pi, pj, &H, psi, chi, bufs, stride);
         if (status) {
-            free(psi); free(chi); free(U); free(V); free(bufs); free(dphis);
+            free(psi); free(chi); free(U); free(V); free(bufs); compot_half_free(&H);
             return status;
         }
         /* per-atom energies and adjoints U = dF/dpsi, V = dF/dchi */
@@ -683,7 +703,7 @@ cdef extern from *:
             energies[i] = compot_atom(psi + (size_t)i * NPSI, chi + (size_t)i * NCHI, p, species[i],
                                       U + (size_t)i * NPSI, V + (size_t)i * NCHI);
         /* W = U + sum_i V(i) fc(r_ij): total adjoint of psi(j) (stored in U) */
-        if (NCHI > 0) compot_fc_pass(1, nt, n, npairs, pi, pj, d, V, U, bufs, stride);
+        if (NCHI > 0) compot_fc_pass(1, nt, n, npairs, pi, pj, &H, V, U, bufs, stride);
         /* pass 3: pair forces and virial; the pair (i, j) carries both directions:
          * dE/dr = W(i).phi'(r) + fc'(r) V(i).psi_src(j)  +  (the same with i and j swapped) */
         memset(forces, 0, sizeof(double) * 3 * N);
@@ -696,18 +716,14 @@ cdef extern from *:
             const int tid = COMPOT_TID();
             double* acc = tid ? bufs + (size_t)(tid - 1) * stride : forces;
             double* vir = tid ? bufs + (size_t)(tid - 1) * stride + N * width : virial;
-            const int k0 = compot_block(npairs, tid, nt), k1 = compot_block(npairs, tid + 1, nt);
-            const double* stored = dphis + (size_t)k0 * COMPOT_NPSI2;   /* as packed in pass 1 */
-            for (int k = k0; k < k1; k++) {
-                const int i = pi[k], j = pj[k];
-                if (i > j) continue;
+            const int e0 = compot_block(npairs, tid, nt), e1 = e0 + H.count[tid];
+            for (int e = e0; e < e1; e++) {
+                const int k = H.k[e], i = pi[k], j = pj[k];
                 const double* dk = d + 3 * k;
-                const double r = compot_norm(dk);
-                if (r >= COMPOT_CUTOFF) continue;
+                const double r = H.r[e];
                 double g = 0.0;
                 if (COMPOT_NPSI2 > 0) {
-                    const double* dphi = stored;
-                    stored += COMPOT_NPSI2;
+                    const double* dphi = H.dphi + (size_t)e * COMPOT_NPSI2;
                     const double* W_i = U + (size_t)i * NPSI;
                     for (size_t a = 0; a < COMPOT_NPSI2; a++) g += W_i[a] * dphi[a];
                     if (i != j) {
@@ -716,8 +732,7 @@ cdef extern from *:
                     }
                 }
                 if (NCHI > 0) {
-                    double fc, dfc, h = 0.0;
-                    compot_cutoff(r, &fc, &dfc);
+                    double h = 0.0;
                     const double* V_i = V + (size_t)i * NCHI;
                     const double* psi_j = psi + (size_t)j * NPSI;
                     for (size_t c = 0; c < NCHI; c++) h += V_i[c] * psi_j[compot_chi_src[c]];
@@ -726,7 +741,7 @@ cdef extern from *:
                         const double* psi_i = psi + (size_t)i * NPSI;
                         for (size_t c = 0; c < NCHI; c++) h += V_j[c] * psi_i[compot_chi_src[c]];
                     }
-                    g += dfc * h;
+                    g += H.dfc[e] * h;
                 }
                 const double s = g / r;
                 for (int x = 0; x < 3; x++) {
@@ -743,7 +758,7 @@ cdef extern from *:
     #if COMPOT_N3 > 0
         status = compot_t3_forces(n, species, npairs, pi, pj, d, p, q, U, NULL, forces, virial, NULL);
     #endif
-        free(psi); free(chi); free(U); free(V); free(bufs); free(dphis);
+        free(psi); free(chi); free(U); free(V); free(bufs); compot_half_free(&H);
         return status;
     }
 
