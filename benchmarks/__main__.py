@@ -143,17 +143,15 @@ def main(argv=None):
                 ta.get_forces()
 
             base["ase_eam"] = best_of(ase_eam, 1 if args.quick else 2)
-            base["lammps_eam_alloy"] = lammps_time(ta, ["pair_style eam/alloy",
-                                                        f"pair_coeff * * {pot / 'CuTa.eam.alloy'} Ta"],
-                                                   5 if args.quick else 20, reps)
+            eam = ["pair_style eam/alloy", f"pair_coeff * * {pot / 'CuTa.eam.alloy'} Ta"]
+            base["lammps_eam_alloy"] = lammps_time(ta, eam, 5 if args.quick else 20, reps)
             mo = nb_cell(10, a=3.16, symbol="Mo")
             snap = ["pair_style snap", f"pair_coeff * * {pot / 'Mo_Zuo_JPCA2020.snapcoeff'} "
                     f"{pot / 'Mo_Zuo_JPCA2020.snapparam'} Mo"]
             base["lammps_snap"] = lammps_time(mo, snap, 2 if args.quick else 5, reps)
             if not args.quick:              # the larger cell, for the time-per-atom plot
-                big = {"lammps_eam_alloy": lammps_time(nb_cell(20, a=3.30, symbol="Ta"), [
-                    "pair_style eam/alloy", f"pair_coeff * * {pot / 'CuTa.eam.alloy'} Ta"], 5, 3),
-                    "lammps_snap": lammps_time(nb_cell(20, a=3.16, symbol="Mo"), snap, 2, 2)}
+                big = {"lammps_eam_alloy": lammps_time(nb_cell(20, a=3.30, symbol="Ta"), eam, 5, 3),
+                       "lammps_snap": lammps_time(nb_cell(20, a=3.16, symbol="Mo"), snap, 2, 2)}
                 out["baselines_16000_atoms_s"] = big
             from compot.runtime.lammps_export import export_lammps
 
@@ -209,7 +207,7 @@ def main(argv=None):
         v_flint, _ = eigenvalues(gram, idx, 256, backend="auto")
         out["fim_eig_flint_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        v_mp, used = eigenvalues(gram, idx, 256, backend="mpmath")
+        v_mp, _ = eigenvalues(gram, idx, 256, backend="mpmath")
         out["fim_eig_mpmath_s"] = time.perf_counter() - t
         rel = max(abs((a - b) / a) for a, b in zip(v_flint, v_mp) if a != 0)
         out["fim_flint_mpmath_max_rel_diff"] = float(rel)

@@ -79,7 +79,6 @@ class Basis:
     descriptor: bool = False  # a term uses it (pair bases: its phi are summed into psi)
     phi_offset: int | None = None   # pair bases: offset of its functions in the phi array
     radial: "Basis | None" = None   # three-body: the pair basis of its radial functions
-    order: int = 0                  # three-body: largest Legendre degree
     triplets: list = field(default_factory=list)  # three-body: (a, b, l), 0-based, a <= b
 
     @property

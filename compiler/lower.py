@@ -121,8 +121,7 @@ class _Lowering:
         nr = radial.size
         triplets = [(a, b, l) for a in range(nr) for b in range(a, nr) for l in range(spec.order + 1)]
         basis = Basis(label, "T", len(triplets), [], [[] for _ in self.pair_types],
-                      text=basis_spec_text(spec), group=group, radial=radial, order=spec.order,
-                      triplets=triplets)
+                      text=basis_spec_text(spec), group=group, radial=radial, triplets=triplets)
         self.bases.append(basis)
         return basis
 

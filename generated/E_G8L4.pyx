@@ -630,12 +630,16 @@ cdef extern from *:
     #define COMPOT_PTYPE(k) compot_pair_type[species[pi[k]] * COMPOT_NSPECIES + species[pj[k]]]
 
     #if COMPOT_N3 > 0
-    /* three-body passes over all atoms (the per-atom work is in compot_t3_psi and compot_t3_grad) */
+    /* three-body passes over all atoms (the per-atom work is in compot_t3_psi and compot_t3_grad); the
+     * caller groups the pairs by atom once (compot_group_pairs) for both passes */
 
     /* pairs within the cutoff grouped by first atom: order[start[i] .. start[i+1]) */
     typedef struct { int* start; int* order; int maxnb; } compot_groups;
 
-    static void compot_groups_free(compot_groups* G) { free(G->start); free(G->order); }
+    static void compot_groups_free(compot_groups* G) {
+        free(G->start); free(G->order);
+        G->start = G->order = NULL;
+    }
 
     static int compot_group_pairs(int n, int npairs, const int* pi, const double* d, compot_groups* G) {
         G->start = (int*)calloc((size_t)n + 1, sizeof(int));
@@ -675,49 +679,45 @@ cdef extern from *:
     }
 
     /* three-body descriptors of all atoms, added to psi (and dpsi when not NULL) */
-    static int compot_t3_all_psi(int n, const int* species, int npairs, const int* pi, const int* pj,
-                                 const double* d, const double* p, const double* q, double* psi,
-                                 double* dpsi) {
+    static int compot_t3_all_psi(int n, const int* species, const compot_groups* G, const int* pi,
+                                 const int* pj, const double* d, const double* p, const double* q,
+                                 double* psi, double* dpsi) {
         const size_t NPSI = COMPOT_NPSI, NB = COMPOT_NB;
-        compot_groups G;
         compot_nbrs N;
-        if (compot_group_pairs(n, npairs, pi, d, &G)) return 1;
-        if (compot_nbrs_alloc(&N, G.maxnb, dpsi != NULL)) { compot_nbrs_free(&N); compot_groups_free(&G); return 1; }
+        if (compot_nbrs_alloc(&N, G->maxnb, dpsi != NULL)) { compot_nbrs_free(&N); return 1; }
         for (int i = 0; i < n; i++) {
-            compot_nbrs_load(i, &G, species, pi, pj, d, p, q, &N);
+            compot_nbrs_load(i, G, species, pi, pj, d, p, q, &N);
             compot_t3_psi(&N, psi + (size_t)i * NPSI + COMPOT_NPSI2,
                           dpsi ? dpsi + ((size_t)i * NPSI + COMPOT_NPSI2) * NB : NULL);
         }
         compot_nbrs_free(&N);
-        compot_groups_free(&G);
         return 0;
     }
 
     /* three-body forces and virial from the descriptor adjoints W (NPSI per atom); with dW (NPSI*NP per
      * atom) and J != NULL also the force rows of the Jacobian */
-    static int compot_t3_forces(int n, const int* species, int npairs, const int* pi, const int* pj,
-                                const double* d, const double* p, const double* q, const double* W,
-                                const double* dW, double* forces, double* virial, double* J) {
+    static int compot_t3_forces(int n, const int* species, const compot_groups* G, const int* pi,
+                                const int* pj, const double* d, const double* p, const double* q,
+                                const double* W, const double* dW, double* forces, double* virial,
+                                double* J) {
         const size_t NPSI = COMPOT_NPSI, NB = COMPOT_NB, N3 = COMPOT_N3, NP = COMPOT_NP;
-        compot_groups G;
         compot_nbrs N;
         const int jac = J != NULL;
-        if (compot_group_pairs(n, npairs, pi, d, &G)) return 1;
-        const size_t M = (size_t)COMPOT_A(G.maxnb);
+        const size_t M = (size_t)COMPOT_A(G->maxnb);
         double* B = (double*)malloc(sizeof(double) * M * N3 * 3);
         double* dB = jac ? (double*)malloc(sizeof(double) * M * N3 * 3 * COMPOT_A(NB)) : NULL;
         double* gk = (double*)malloc(sizeof(double) * COMPOT_A(NP));
-        if (compot_nbrs_alloc(&N, G.maxnb, jac) || !B || !gk || (jac && !dB)) {
-            compot_nbrs_free(&N); compot_groups_free(&G); free(B); free(dB); free(gk);
+        if (compot_nbrs_alloc(&N, G->maxnb, jac) || !B || !gk || (jac && !dB)) {
+            compot_nbrs_free(&N); free(B); free(dB); free(gk);
             return 1;
         }
         for (int i = 0; i < n; i++) {
-            compot_nbrs_load(i, &G, species, pi, pj, d, p, q, &N);
+            compot_nbrs_load(i, G, species, pi, pj, d, p, q, &N);
             compot_t3_grad(&N, B, dB);
             const double* W3 = W + (size_t)i * NPSI + COMPOT_NPSI2;
             const double* dW3 = jac ? dW + ((size_t)i * NPSI + COMPOT_NPSI2) * NP : NULL;
             for (int s = 0; s < N.m; s++) {
-                const int k = G.order[G.start[i] + s], j = pj[k];
+                const int k = G->order[G->start[i] + s], j = pj[k];
                 const double* Bs = B + (size_t)s * N3 * 3;
                 for (int x = 0; x < 3; x++) {
                     double f = 0.0;
@@ -741,7 +741,6 @@ cdef extern from *:
             }
         }
         compot_nbrs_free(&N);
-        compot_groups_free(&G);
         free(B); free(dB); free(gk);
         return 0;
     }
@@ -768,7 +767,11 @@ cdef extern from *:
             }
         }
     #if COMPOT_N3 > 0
-        if (compot_t3_all_psi(n, species, npairs, pi, pj, d, p, q, psi, NULL)) return 1;
+        compot_groups G;
+        const int status = compot_group_pairs(n, npairs, pi, d, &G) ||
+                           compot_t3_all_psi(n, species, &G, pi, pj, d, p, q, psi, NULL);
+        compot_groups_free(&G);
+        if (status) return 1;
     #endif
         if (NCHI > 0) {
             for (int k = 0; k < npairs; k++) {
@@ -946,14 +949,13 @@ cdef extern from *:
         if (COMPOT_NPSI2 > 0) compot_reduce(psi, bufs, nt, stride, N * NPSI);
         int status = 0;
     #if COMPOT_N3 > 0
-        status = compot_t3_all_psi(n, species, npairs, pi, pj, d, p, q, psi, NULL);
+        compot_groups G;
+        status = compot_group_pairs(n, npairs, pi, d, &G) ||
+                 compot_t3_all_psi(n, species, &G, pi, pj, d, p, q, psi, NULL);
+        if (status) goto done;
     #endif
         /* pass 2: neighbour descriptors chi_i = sum_j fc(r_ij) psi_src(j) */
-        if (NCHI > 0 && !status) compot_fc_pass(0, nt, n, npairs, pi, pj, &H, psi, chi, bufs, stride);
-        if (status) {
-            free(psi); free(chi); free(U); free(V); free(bufs); compot_half_free(&H);
-            return status;
-        }
+        if (NCHI > 0) compot_fc_pass(0, nt, n, npairs, pi, pj, &H, psi, chi, bufs, stride);
         /* per-atom energies and adjoints U = dF/dpsi, V = dF/dchi */
     #ifdef _OPENMP
     #pragma omp parallel for num_threads(nt) schedule(static)
@@ -1015,7 +1017,9 @@ cdef extern from *:
         for (int t = 1; t < nt; t++)
             for (int x = 0; x < 9; x++) virial[x] += bufs[(size_t)(t - 1) * stride + N * width + x];
     #if COMPOT_N3 > 0
-        status = compot_t3_forces(n, species, npairs, pi, pj, d, p, q, U, NULL, forces, virial, NULL);
+        status = compot_t3_forces(n, species, &G, pi, pj, d, p, q, U, NULL, forces, virial, NULL);
+    done:
+        compot_groups_free(&G);
     #endif
         free(psi); free(chi); free(U); free(V); free(bufs); compot_half_free(&H);
         return status;
@@ -1068,7 +1072,13 @@ cdef extern from *:
             for (size_t a = 0; a < COMPOT_NPSI2 * NB; a++) dpsi[i * NPSI * NB + a] += phi_b[a];
         }
     #if COMPOT_N3 > 0
-        if (compot_t3_all_psi(n, species, npairs, pi, pj, d, p, q, psi, dpsi)) { status = 1; goto done; }
+        compot_groups G;
+        if (compot_group_pairs(n, npairs, pi, d, &G) ||
+            compot_t3_all_psi(n, species, &G, pi, pj, d, p, q, psi, dpsi)) {
+            compot_groups_free(&G);
+            status = 1;
+            goto done;
+        }
     #endif
         /* pass 2: chi and dchi/dq */
         if (NCHI > 0) {
@@ -1180,7 +1190,8 @@ cdef extern from *:
             }
         }
     #if COMPOT_N3 > 0
-        status = compot_t3_forces(n, species, npairs, pi, pj, d, p, q, U, dU, forces, NULL, J);
+        status = compot_t3_forces(n, species, &G, pi, pj, d, p, q, U, dU, forces, NULL, J);
+        compot_groups_free(&G);
     #endif
     done:
         free(psi); free(chi); free(U); free(V); free(dpsi); free(dchi); free(dU); free(dV);

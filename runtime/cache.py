@@ -87,21 +87,26 @@ def generator_fingerprint() -> str:
     return h.hexdigest()
 
 
-def kernel_key(canonical_text: str, cutoff: float, elements) -> str:
+def _toolchain() -> dict:
+    """Everything besides the model that a compiled kernel depends on."""
     from .. import __version__
     import Cython
 
     from ..compiler.version import GENERATOR_VERSION
 
-    ident = {
-        "text": canonical_text, "cutoff": repr(float(cutoff)),
-        "elements": list(elements) if elements else None,
-        "compot": __version__, "generator": GENERATOR_VERSION, "sources": generator_fingerprint(),
-        "cc": compiler(), "cflags": list(cflags()), "cython": Cython.__version__,
-        "python": sys.implementation.cache_tag, "platform": platform.machine(),
-        "soabi": sysconfig.get_config_var("EXT_SUFFIX"),
-    }
+    return {"compot": __version__, "generator": GENERATOR_VERSION, "sources": generator_fingerprint(),
+            "cc": compiler(), "cflags": list(cflags()), "cython": Cython.__version__,
+            "python": sys.implementation.cache_tag, "platform": platform.machine(),
+            "soabi": sysconfig.get_config_var("EXT_SUFFIX")}
+
+
+def _digest(ident: dict) -> str:
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def kernel_key(canonical_text: str, cutoff: float, elements) -> str:
+    return _digest({"text": canonical_text, "cutoff": repr(float(cutoff)),
+                    "elements": list(elements) if elements else None, **_toolchain()})
 
 
 def _sha256(path: Path) -> str:
@@ -242,9 +247,6 @@ def load_kernel(key: str, make_pyx) -> tuple[object, bool]:
 
 def request_id(text, cutoff, elements) -> str | None:
     """Identity of a compile request, or None when it is not a plain one (the full path decides)."""
-    from .. import __version__
-    from ..compiler.version import GENERATOR_VERSION
-
     if not isinstance(text, str):
         return None
     if cutoff is not None:
@@ -260,15 +262,16 @@ def request_id(text, cutoff, elements) -> str | None:
             return None
         if not all(isinstance(e, str) for e in elements):
             return None
-    ident = {"text": text, "cutoff": cutoff, "elements": elements, "compot": __version__,
-             "generator": GENERATOR_VERSION, "sources": generator_fingerprint(),
-             "cc": compiler(), "cflags": list(cflags())}
-    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:32]
+    return _digest({"text": text, "cutoff": cutoff, "elements": elements, **_toolchain()})
+
+
+def _index_path(rid: str) -> Path:
+    return cache_root() / "index" / f"{rid}.json"
 
 
 def read_index(rid: str) -> dict | None:
     try:
-        with open(cache_root() / "index" / f"{rid}.json", encoding="utf-8") as f:
+        with open(_index_path(rid), encoding="utf-8") as f:
             entry = json.load(f)
         if not isinstance(entry, dict) or not {"key", "meta", "warnings"} <= entry.keys():
             return None
@@ -280,10 +283,10 @@ def read_index(rid: str) -> dict | None:
 def write_index(rid: str, key: str, meta: dict, warnings: list) -> None:
     from .files import atomic_write_text
 
+    path = _index_path(rid)
     try:
-        (cache_root() / "index").mkdir(parents=True, exist_ok=True)
-        atomic_write_text(cache_root() / "index" / f"{rid}.json",
-                          json.dumps({"key": key, "meta": meta, "warnings": list(warnings)}))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps({"key": key, "meta": meta, "warnings": list(warnings)}))
     except Exception:          # the index is an optimisation; a read-only cache just skips it
         pass
 

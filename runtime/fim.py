@@ -122,6 +122,32 @@ def exact_gram(J: np.ndarray) -> IntGram:
     return IntGram(out, [int(x) for x in emin])
 
 
+def arb_matrix(gram, idx):
+    """The sub-matrix ``idx`` of a Gram matrix as a python-flint ``arb_mat`` (exact entries; set
+    ``flint.ctx.prec`` first)."""
+    import flint
+
+    two = flint.arb(2)
+    entries = []
+    for i in idx:
+        for j in idx:
+            m, e = gram.man_exp(i, j)
+            entries.append(flint.arb(m) * two ** e)
+    return flint.arb_mat(len(idx), len(idx), entries)
+
+
+def mp_matrix(gram, idx):
+    """The sub-matrix ``idx`` of a Gram matrix as an mpmath matrix (at the current precision)."""
+    import mpmath
+
+    A = mpmath.matrix(len(idx), len(idx))
+    for a, i in enumerate(idx):
+        for b, j in enumerate(idx):
+            m, e = gram.man_exp(i, j)
+            A[a, b] = mpmath.ldexp(mpmath.mpf(m), e)
+    return A
+
+
 def eigenvalues(gram, idx, bits: int, backend: str = "auto"):
     """Eigenvalues (descending, mpmath mpf at ``bits``) of the sub-matrix ``idx`` of a Gram
     matrix, and the backend used: python-flint, or mpmath as fallback (``backend="mpmath"``
@@ -139,13 +165,7 @@ def eigenvalues(gram, idx, bits: int, backend: str = "auto"):
         old = flint.ctx.prec
         try:
             flint.ctx.prec = bits
-            two = flint.arb(2)
-            entries = []
-            for i in idx:
-                for j in idx:
-                    m, e = gram.man_exp(i, j)
-                    entries.append(flint.arb(m) * two ** e)
-            ev = flint.arb_mat(len(idx), len(idx), entries).eig(nonstop=True)
+            ev = arb_matrix(gram, idx).eig(nonstop=True)
             vals = []
             for z in ev:
                 re = z.real
@@ -156,12 +176,7 @@ def eigenvalues(gram, idx, bits: int, backend: str = "auto"):
         finally:
             flint.ctx.prec = old
     except Exception:
-        A = mpmath.matrix(len(idx), len(idx))
-        for a, i in enumerate(idx):
-            for b, j in enumerate(idx):
-                m, e = gram.man_exp(i, j)
-                A[a, b] = mpmath.ldexp(mpmath.mpf(m), e)
-        vals = list(mpmath.eigsy(A, eigvals_only=True))
+        vals = list(mpmath.eigsy(mp_matrix(gram, idx), eigvals_only=True))
         backend = "mpmath"
     vals.sort(reverse=True)
     return vals, backend

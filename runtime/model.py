@@ -71,17 +71,15 @@ class Model:
             self._ir_value = self._ir_factory()
         return self._ir_value
 
-    _ir = ir
-
     def parameter_info(self):
-        return list(self._ir.params)
+        return list(self.ir.params)
 
     def initial_parameters(self, seed: int = 0) -> dict[str, float]:
         """Deterministic starting values: nonlinear parameters drawn inside their default search
         domain (user values for custom bases), linear coefficients small and random, shifts 0."""
         rng = np.random.default_rng(seed)
         out = {}
-        for p in self._ir.params:
+        for p in self.ir.params:
             if p.linear:
                 out[p.name] = 0.0 if p.role == "s" else float(rng.normal(0.0, 0.01))
             elif p.value is not None:                     # custom basis values, weights (1)
@@ -228,12 +226,12 @@ class Model:
         with ``explicit=True`` the descriptors are written out as sums over neighbours j (and k)
         of the basis functions of r[i,j]."""
         if not explicit:
-            return self._ir.energy
+            return self.ir.energy
         from ..compiler.explicit import explicit_energy
-        return explicit_energy(self._ir)
+        return explicit_energy(self.ir)
 
     def descriptor_definitions(self) -> dict:
         """``{psi[b,nu]: phi_nu(r)}``: the pair function each pair descriptor sums over neighbours
         j, and for three-body descriptors ``S_ab(r_ij, r_ik) P_l(cos theta_jik)``, summed over
         neighbour pairs j != k."""
-        return {s: self._ir.descriptor_expression(a) for a, s in enumerate(self._ir.psi)}
+        return {s: self.ir.descriptor_expression(a) for a, s in enumerate(self.ir.psi)}

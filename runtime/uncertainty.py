@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import CompotError
 from .data import as_dataset
-from .fim import SC_THRESHOLD, exact_gram
+from .fim import SC_THRESHOLD, arb_matrix, exact_gram, mp_matrix
 
 UNCERTAINTY_VERSION = 1
 
@@ -28,13 +28,7 @@ def _eigh_highprec(gram, p: int, bits: int):
     old = flint.ctx.prec
     try:
         flint.ctx.prec = bits
-        two = flint.arb(2)
-        entries = []
-        for i in range(p):
-            for j in range(p):
-                m, e = gram.man_exp(i, j)
-                entries.append(flint.arb(m) * two ** e)
-        E, R = flint.arb_mat(p, p, entries).eig(right=True, nonstop=True)
+        E, R = arb_matrix(gram, range(p)).eig(right=True, nonstop=True)
         vals = np.array([float(z.real.mid()) for z in E])
         vecs = np.zeros((p, p))
         for k in range(p):
@@ -56,12 +50,7 @@ def _eigh_mpmath(gram, p: int, bits: int):
     import mpmath
 
     with mpmath.workprec(bits):
-        A = mpmath.matrix(p, p)
-        for i in range(p):
-            for j in range(p):
-                m, e = gram.man_exp(i, j)
-                A[i, j] = mpmath.ldexp(mpmath.mpf(m), e)
-        E, Q = mpmath.eigsy(A)
+        E, Q = mpmath.eigsy(mp_matrix(gram, range(p)))
         vals = np.array([float(E[k]) for k in range(p)])
         vecs = np.array([[float(Q[i, k]) for k in range(p)] for i in range(p)])
     order = np.argsort(vals)[::-1]

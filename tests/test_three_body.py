@@ -11,7 +11,6 @@ from ase.build import bulk
 from ase.neighborlist import neighbor_list
 from scipy.special import eval_legendre
 
-import compot
 from compot.errors import ModelError, ModelSyntaxError
 from compot.grammar import parse
 from compot.grammar.printer import to_text

@@ -130,8 +130,8 @@ class @CLASS@ : public Pair {
       for (int a = 0; a < COMPOT_NPSI; a++) psi[i][a] = 0.0;
       for (int jj = 0; jj < numneigh[i]; jj++) {
         const int j = firstneigh[i][jj] & NEIGHMASK;
-        const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
-        const double r = sqrt(dx * dx + dy * dy + dz * dz);
+        double dv[3];
+        const double r = separation(x, i, j, dv);
         if (r >= COMPOT_CUTOFF) continue;
         compot_pair(r, ptype(type[i], type[j]), p, q, phi, dphi);
         for (int a = 0; a < COMPOT_NPSI2; a++) psi[i][a] += phi[a];
@@ -151,8 +151,8 @@ class @CLASS@ : public Pair {
       if (COMPOT_NCHI > 0) {
         for (int jj = 0; jj < numneigh[i]; jj++) {
           const int j = firstneigh[i][jj] & NEIGHMASK;
-          const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
-          const double r = sqrt(dx * dx + dy * dy + dz * dz);
+          double dv[3];
+          const double r = separation(x, i, j, dv);
           if (r >= COMPOT_CUTOFF) continue;
           double fc, dfc;
           compot_cutoff(r, &fc, &dfc);
@@ -169,8 +169,8 @@ class @CLASS@ : public Pair {
         const int i = ilist[ii];
         for (int jj = 0; jj < numneigh[i]; jj++) {
           const int j = firstneigh[i][jj] & NEIGHMASK;
-          const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
-          const double r = sqrt(dx * dx + dy * dy + dz * dz);
+          double dv[3];
+          const double r = separation(x, i, j, dv);
           if (r >= COMPOT_CUTOFF) continue;
           double fc, dfc;
           compot_cutoff(r, &fc, &dfc);
@@ -184,8 +184,8 @@ class @CLASS@ : public Pair {
       const int i = ilist[ii];
       for (int jj = 0; jj < numneigh[i]; jj++) {
         const int j = firstneigh[i][jj] & NEIGHMASK;
-        const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
-        const double r = sqrt(dx * dx + dy * dy + dz * dz);
+        double dv[3];
+        const double r = separation(x, i, j, dv);
         if (r >= COMPOT_CUTOFF) continue;
         compot_pair(r, ptype(type[i], type[j]), p, q, phi, dphi);
         double g = 0.0;
@@ -197,8 +197,10 @@ class @CLASS@ : public Pair {
           g += dfc * h;
         }
         const double s = g / r;
-        f[i][0] += s * dx; f[i][1] += s * dy; f[i][2] += s * dz;
-        f[j][0] -= s * dx; f[j][1] -= s * dy; f[j][2] -= s * dz;
+        for (int xx = 0; xx < 3; xx++) {
+          f[i][xx] += s * dv[xx];
+          f[j][xx] -= s * dv[xx];
+        }
       }
 #if COMPOT_N3 > 0
       // three-body forces: B[s] = d psi3 / d(x_j - x_i) for each neighbour slot s
@@ -285,8 +287,8 @@ class @CLASS@ : public Pair {
     nb.m = 0;
     for (int jj = 0; jj < n; jj++) {
       const int j = jlist[jj] & NEIGHMASK;
-      const double d[3] = {x[j][0] - x[i][0], x[j][1] - x[i][1], x[j][2] - x[i][2]};
-      const double r = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+      double d[3];
+      const double r = separation(x, i, j, d);
       if (r >= COMPOT_CUTOFF) continue;
       const int s = nb.m++;
       nbj[s] = j;
@@ -297,6 +299,13 @@ class @CLASS@ : public Pair {
     }
   }
 #endif
+
+  // d = x_j - x_i, and its length
+  static double separation(double **x, int i, int j, double *d)
+  {
+    for (int k = 0; k < 3; k++) d[k] = x[j][k] - x[i][k];
+    return sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+  }
 
   int ptype(int ti, int tj) const
   {
