@@ -9,9 +9,8 @@
     fit.save("model.json"); calc = compot.Calculator("model.json")
 """
 
-__version__ = "0.1.0"
-
 from .errors import BuildError, CompotError, DataError, ModelError, ModelFileError, ModelSyntaxError
+from .version import __version__
 
 
 def compile(text, cutoff=None, elements=None):  # noqa: A001 - the SPEC's name
@@ -29,29 +28,29 @@ def parse(text):
 
 
 def fit(model, train, seed=0, test=None, **options):
-    """Train a compiled model on DFT data; see :func:`compot.runtime.train.fit`."""
-    from .runtime.train import fit as _fit
+    """Train a compiled model on DFT data; see :func:`compot.runtime.training.fit.fit`."""
+    from .runtime.training.fit import fit as _fit
 
     return _fit(model, train, seed=seed, test=test, **options)
 
 
 def load(path):
     """Load a trained model file written by ``Model.save`` or ``compot fit``."""
-    from .runtime.modelfile import load_model
+    from .runtime.compile import load_model
 
     return load_model(path)
 
 
 def fim(model, data, params=None, bits=256, **kw):
-    """Fisher-information eigen-analysis; see :func:`compot.runtime.fim.fim`."""
-    from .runtime.fim import fim as _fim
+    """Fisher-information eigen-analysis; see :func:`compot.runtime.training.fim.fim`."""
+    from .runtime.training.fim import fim as _fim
 
     return _fim(model, data, params=params, bits=bits, **kw)
 
 
 def design(train, test=None, log=None, **options):
-    """FIM-guided search over model compositions; see :mod:`compot.runtime.design`."""
-    from .runtime.design import DesignOptions, design as _design
+    """FIM-guided search over model compositions; see :mod:`compot.runtime.training.design`."""
+    from .runtime.training.design import DesignOptions, design as _design
 
     return _design(train, test, DesignOptions(**options), log=log)
 

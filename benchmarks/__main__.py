@@ -52,7 +52,7 @@ def lammps_time(atoms, setup: list[str], steps: int, repeats: int) -> float | No
     """Seconds per force evaluation of a LAMMPS pair style (run N with 1 MPI rank, 1 thread)."""
     from ase.io import write
 
-    from compot.runtime.lammps_run import new_lammps
+    from compot.runtime.lammps import new_lammps
 
     lmp = new_lammps()
     with tempfile.TemporaryDirectory() as d:
@@ -153,7 +153,7 @@ def main(argv=None):
                 big = {"lammps_eam_alloy": lammps_time(nb_cell(20, a=3.30, symbol="Ta"), eam, 5, 3),
                        "lammps_snap": lammps_time(nb_cell(20, a=3.16, symbol="Mo"), snap, 2, 2)}
                 out["baselines_16000_atoms_s"] = big
-            from compot.runtime.lammps_export import export_lammps
+            from compot.runtime.export import export_lammps
 
             m, p = models[best_text]
             with tempfile.TemporaryDirectory() as d:
@@ -184,8 +184,8 @@ def main(argv=None):
     train = DATA / "nb" / "train.xyz"
     if train.exists() and not args.quick:
         from compot.runtime.data import read_dataset
-        from compot.runtime.fim import fim
-        from compot.runtime.train import FitOptions, Problem
+        from compot.runtime.training.fim import fim
+        from compot.runtime.training.fit import FitOptions, Problem
 
         ds = read_dataset(train)
         m, p = models[best_text]
@@ -193,7 +193,7 @@ def main(argv=None):
             prob = Problem(m, ds, FitOptions(), threads=th)
             out[f"jacobian_nb_train_s_{th}_threads"] = best_of(lambda: prob.jacobian(p), 3)
             prob.close()
-        from compot.runtime.fim import eigenvalues, exact_gram, linear_jacobian
+        from compot.runtime.training.fim import eigenvalues, exact_gram, linear_jacobian
 
         t = time.perf_counter()
         res = fim(m, ds, p)
@@ -243,9 +243,9 @@ def compile_times(text: str) -> dict:
         env = dict(os.environ, COMPOT_CACHE=d)
         cold = _subprocess_json(
             "import json, time; t0 = time.perf_counter(); import compot\n"
-            "from compot.compiler.codegen import pyx_source\nfrom compot.compiler.lower import lower\n"
-            "from compot.grammar import parse\n"
-            f"t = time.perf_counter(); pyx_source(lower(parse({text!r}))); t1 = time.perf_counter()\n"
+            "from compot.compiler.backends.cython import pyx_source\n"
+            "from compot.compiler.pipeline import lower_text\n"
+            f"t = time.perf_counter(); pyx_source(lower_text({text!r})); t1 = time.perf_counter()\n"
             f"m = compot.compile({text!r})\n"
             "print(json.dumps({'derive': t1 - t, 'cold': time.perf_counter() - t1, 'hit': m.cache_hit}))", env)
         warm = _subprocess_json(

@@ -21,7 +21,7 @@ def main(argv=None):
     ap.add_argument("--note", default="", help="a paragraph about how the run went")
     ap.add_argument("--plot", default="design_nb_pareto.png", help="Pareto plot (relative to the doc)")
     args = ap.parse_args(argv)
-    from compot.runtime.design import DesignOptions, DesignResult, read_log, score
+    from compot.runtime.training.design import DesignOptions, DesignResult, read_log, score
 
     recs = read_log(args.log)
     opt = DesignOptions()

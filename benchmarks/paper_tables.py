@@ -34,8 +34,8 @@ OPTIMIZER_COMPARISON = [("E[G8L4] + N[E[G8L4]]", "varpro"), ("E[G8L4] + N[E[G8L4
 def run(element: str, which: str, out: Path, data_dir: Path, seed: int, cutoff: float) -> None:
     import compot
     from compot.runtime.data import read_dataset
-    from compot.runtime.fim import fim
-    from compot.runtime.train import fit
+    from compot.runtime.training.fim import fim
+    from compot.runtime.training.fit import fit
 
     train = read_dataset(data_dir / element / "train.xyz")
     test = read_dataset(data_dir / element / "test.xyz")

@@ -89,7 +89,7 @@ def generator_fingerprint() -> str:
 
 def _toolchain() -> dict:
     """Everything besides the model that a compiled kernel depends on."""
-    from .. import __version__
+    from ..version import __version__
     import Cython
 
     from ..compiler.version import GENERATOR_VERSION

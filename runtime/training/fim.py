@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import CompotError
-from .data import as_dataset
+from ...compiler.structure import linear_groups
+from ...errors import CompotError
+from ..data import as_dataset
 
 SC_THRESHOLD = 1e-15
 
@@ -203,7 +204,7 @@ def linear_jacobian(model, dataset, params=None, extended: bool = False, dps: in
     blocks = []
     for s in dataset:
         if extended:
-            from .mpjac import mp_linear_jacobian
+            from .extended import mp_linear_jacobian
 
             blocks.append(mp_linear_jacobian(model, s.atoms, p, dps))
         else:
@@ -232,8 +233,6 @@ def fim(model, data, params=None, bits: int = 256, blocks: bool = True, extended
     kappa, n_sc, singular = _summary(vals, bits)
     res = FIMResult(names, vals, bits, kappa, n_sc, singular=singular, backend=backend)
     ir = model.ir
-    from .train import linear_groups
-
     if len(linear_groups(ir)) > 1:
         notes.append("the model contains a product: its linear parameters have an exact scale "
                      "symmetry (left factor times a, right factor divided by a), so J^T J is singular "

@@ -25,10 +25,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import scipy.linalg
 
-from ..compiler.ir import ProductNode, SumNode, TermNode
-from ..errors import CompotError
-from .data import Dataset, as_dataset
-from .metrics import compute_metrics
+from ...compiler.ir import ProductNode, SumNode, TermNode
+from ...compiler.structure import linear_groups
+from ...errors import CompotError
+from ..data import Dataset, as_dataset
+from ..metrics import compute_metrics
 
 PENALTY_LOG_RMS = 10.0   # BO target of a failed evaluation: -log10(rms) = -10
 
@@ -64,46 +65,6 @@ class FitOptions:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise CompotError(f"option {name} must be a non-negative number, got {v!r}")
-
-
-# ----------------------------------------------------------------------------- linear groups
-def linear_groups(ir) -> list[list[int]]:
-    """Groups of linear parameter indices in which the predictions are linear (ALS blocks).
-
-    Units are single terms (their coefficients and shift) and product shifts; two units conflict
-    when they sit on opposite sides of a product.  Greedy colouring in parameter order puts the
-    leftmost factor in the first group."""
-    index = {p.name: k for k, p in enumerate(ir.params)}
-    units: list[list[int]] = []
-    conflicts: list[tuple[int, int]] = []
-
-    def walk(node) -> list[int]:
-        if isinstance(node, TermNode):
-            units.append([index[p.name] for p in node.params if p.linear])
-            return [len(units) - 1]
-        if isinstance(node, SumNode):
-            return [u for c in node.children for u in walk(c)]
-        left, right = walk(node.left), walk(node.right)
-        conflicts.extend((a, b) for a in left for b in right)
-        mine = left + right
-        if node.shift:
-            units.append([index[q.name] for q in node.shift])
-            mine.append(len(units) - 1)
-        return mine
-
-    walk(ir.tree)
-    adj = {u: set() for u in range(len(units))}
-    for a, b in conflicts:
-        adj[a].add(b)
-        adj[b].add(a)
-    order = sorted(range(len(units)), key=lambda u: min(units[u]) if units[u] else 1 << 30)
-    colour = {}
-    for u in order:
-        used = {colour[v] for v in adj[u] if v in colour}
-        colour[u] = next(c for c in range(len(units) + 1) if c not in used)
-    groups = [sorted(i for u in order if colour[u] == c for i in units[u])
-              for c in range(max(colour.values(), default=-1) + 1)]
-    return [g for g in groups if g]
 
 
 def product_start(ir, p: np.ndarray) -> np.ndarray:
@@ -424,7 +385,7 @@ class _Tracker:
     def write_checkpoint(self):
         if not self.checkpoint:
             return
-        from .modelfile import write_json_atomic
+        from ..modelfile import write_json_atomic
 
         write_json_atomic({"format": "compot-checkpoint", "identity": self.identity,
                            "evaluations": self.cache}, self.checkpoint)
@@ -600,7 +561,7 @@ def fit(model, train, seed: int = 0, test=None, options: FitOptions | None = Non
     that the same fit always gives the same model file.  Keyword options are those of
     :class:`FitOptions`.  ``checkpoint``: a file where the evaluations are saved as the fit goes;
     with ``resume=True`` an interrupted fit continues from it.  ``uncertainty``: store the FIM
-    parameter covariance (see :mod:`compot.runtime.uncertainty`) with the model.  ``threads``:
+    parameter covariance (see :mod:`compot.runtime.training.covariance`) with the model.  ``threads``:
     structures evaluated in parallel (0: all cores); results do not depend on it."""
     import sys
 
@@ -655,7 +616,7 @@ def fit(model, train, seed: int = 0, test=None, options: FitOptions | None = Non
     finally:
         problem.close()
     if uncertainty:
-        from .uncertainty import attach_uncertainty
+        from .covariance import attach_uncertainty
 
         attach_uncertainty(trained, train)
     return trained
@@ -688,7 +649,7 @@ def _run_search(tracker, problem, p0, stages, domains, options, seed, progress):
 
 
 def _finish(model, problem, tracker, p, domains, options, seed, train, test, t_start):
-    from .. import __version__
+    from ...version import __version__
 
     ir = problem.ir
     at_bounds = []

@@ -1,77 +1,24 @@
-"""Jacobian by the linear parameters in extended precision, from the symbolic forms.
+"""Jacobian by the linear parameters in extended precision (``compot fim --extended``).
 
-The same algorithm as the C kernels (descriptors, adjoints, pair forces), carried out in mpmath
-on the SymPy expressions by a small tree-walking evaluator (no code is generated or executed).
-Slow (pure Python): meant for checking the FIM of small data sets.
+The passes of the C backend (descriptors, adjoints, pair forces; docs/theory.md §4) carried out in
+mpmath on the symbolic forms of the mpmath backend.  It is the independent high-precision
+reference of the float64 kernels, so it is deliberately a separate implementation.  Slow (pure
+Python): meant for checking the FIM of small data sets.
 """
 
 from __future__ import annotations
 
 import mpmath
-import sympy as sp
 
-from ..compiler.derive import DFC, FC, derive
-from ..compiler.ir import R
-
-_FUNCS = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.sin: mpmath.sin, sp.cos: mpmath.cos,
-          sp.tanh: mpmath.tanh}
-
-
-def mp_eval(expr, env: dict):
-    """Evaluate a SymPy expression with mpmath numbers for its symbols."""
-    memo = {}
-
-    def ev(e):
-        if e in memo:
-            return memo[e]
-        if e.is_Symbol:
-            v = env[e]
-        elif e.is_Integer:
-            v = mpmath.mpf(int(e))
-        elif e.is_Rational:
-            v = mpmath.mpf(int(e.p)) / int(e.q)
-        elif e.is_Float:
-            v = mpmath.mpf(float(e))
-        elif e.is_Add:
-            v = mpmath.fsum(ev(a) for a in e.args)
-        elif e.is_Mul:
-            v = mpmath.mpf(1)
-            for a in e.args:
-                v *= ev(a)
-        elif e.is_Pow:
-            b, x = e.args
-            v = ev(b) ** (int(x) if x.is_Integer else ev(x))
-        elif e.func in _FUNCS:
-            v = _FUNCS[e.func](ev(e.args[0]))
-        else:
-            raise TypeError(f"cannot evaluate {e.func} in extended precision")
-        memo[e] = v
-        return v
-
-    return ev(expr)
+from ...compiler.backends.mpmath import PAIR_SYMBOLS, cutoff, linear_forms, mp_eval
+from ...errors import ModelError
 
 
 def _forms(model):
     cached = getattr(model, "_mp_forms", None)
     if cached is None:
-        ir = model.ir
-        d = derive(ir)
-        lin = [k for k, q in enumerate(ir.params) if q.linear]
-        cached = {"d": d, "lin": lin,
-                  "Fp": [[a.Fp[k] for k in lin] for a in d.atom],
-                  "Up": [[[row[k] for k in lin] for row in a.Up] for a in d.atom],
-                  "Vp": [[[row[k] for k in lin] for row in a.Vp] for a in d.atom]}
-        model._mp_forms = cached
+        cached = model._mp_forms = linear_forms(model.ir)
     return cached
-
-
-def _cutoff(r, rc):
-    if r >= rc:
-        return mpmath.mpf(0), mpmath.mpf(0)
-    x = r / rc
-    fc = 1 - 35 * x**4 + 84 * x**5 - 70 * x**6 + 20 * x**7
-    dfc = (-140 * x**3 + 420 * x**4 - 420 * x**5 + 140 * x**6) / rc
-    return fc, dfc
 
 
 def mp_linear_jacobian(model, atoms, p, dps: int = 40):
@@ -79,11 +26,9 @@ def mp_linear_jacobian(model, atoms, p, dps: int = 40):
     mpmath.mp.dps = dps
     ir = model.ir
     if ir.three_body:
-        from ..errors import ModelError
         raise ModelError("the extended-precision Jacobian (fim --extended) does not support "
                          "three-body bases; use the float64 Jacobian (the default)")
     f = _forms(model)
-    d = f["d"]
     nl = model.neighbor_list(atoms)
     n = nl.n
     NPSI, NCHI, NL = len(ir.psi), len(ir.chi), len(f["lin"])
@@ -96,11 +41,11 @@ def mp_linear_jacobian(model, atoms, p, dps: int = 40):
         r = mpmath.sqrt(vec[0]**2 + vec[1]**2 + vec[2]**2)
         if r >= rc:
             continue
-        fc, dfc = _cutoff(r, rc)
+        fc, dfc = cutoff(r, rc)
         env = dict(penv)
-        env.update({R: r, FC: fc, DFC: dfc})
+        env.update({PAIR_SYMBOLS["r"]: r, PAIR_SYMBOLS["fc"]: fc, PAIR_SYMBOLS["dfc"]: dfc})
         i, j = int(nl.i[k]), int(nl.j[k])
-        pf = d.pair[ir.pair_type_table[int(nl.species[i]) * ir.n_species + int(nl.species[j])]]
+        pf = f["pair"][ir.pair_type_table[int(nl.species[i]) * ir.n_species + int(nl.species[j])]]
         phi = [mp_eval(e, env) for e in pf.phi]
         dphi = [mp_eval(e, env) for e in pf.dphi]
         for a in range(NPSI):

@@ -47,12 +47,12 @@ def run_demo(outdir: str, model_text: str = "E[G6L4] + N[E[G6L4]]", seed: int = 
              quiet: bool = False, as_json: bool = False) -> dict:
     from ase.io import write
 
-    from .compile import compile_model
-    from .data import as_dataset
+    from ..compile import compile_model
+    from ..data import as_dataset
+    from ..metrics import format_table
+    from ..plots import parity_plots
     from .fim import fim, plot_spectrum
-    from .metrics import format_table
-    from .plots import parity_plots
-    from .train import fit
+    from .fit import fit
 
     say = (lambda *a: None) if (quiet or as_json) else print
     t0 = time.perf_counter()

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import CompotError
-from ..grammar import nodes as n, parse
-from .data import Dataset, as_dataset
+from ...errors import CompotError
+from ...grammar import nodes as n, parse
+from ..data import Dataset, as_dataset
 
 SEED_SET = ("G4", "G8", "C8", "E[G4L2]", "E[G6L4]", "N[E[G4L2]]")
 
@@ -90,7 +90,7 @@ def _map(e, f):
 
 
 def _expr_text(e) -> str:
-    from ..grammar import expr_text
+    from ...grammar import expr_text
 
     return expr_text(e)
 
@@ -137,11 +137,9 @@ def proposals(parent: str, others: list[str], opt: DesignOptions, kinds: bool = 
 
 def n_params(text: str) -> tuple[int, int, bool]:
     """(linear, nonlinear, degenerate) parameter counts of a model text."""
-    from ..compiler.lower import lower
+    from ...compiler.pipeline import lower_text
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        low = lower(parse(text))
+    low = lower_text(text, quiet=True)
     return (sum(p.linear for p in low.params), sum(not p.linear for p in low.params),
             bool(low.warnings))
 
@@ -198,9 +196,9 @@ def read_log(path) -> list[dict]:
 
 def design(train, test=None, options: DesignOptions | None = None, log=None, progress: bool = False,
            cutoff: float = 5.0, elements=None, say=print) -> DesignResult:
-    from .compile import compile_model
+    from ..compile import compile_model
     from .fim import fim
-    from .train import fit
+    from .fit import fit
 
     opt = options or DesignOptions()
     data = as_dataset(train)

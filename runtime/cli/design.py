@@ -1,0 +1,74 @@
+"""``compot design``: the FIM-guided search over model compositions."""
+
+from __future__ import annotations
+
+from ...errors import CompotError
+from .common import add_json, check_output, emit_json, infer_elements
+
+
+def cmd_design(args) -> int:
+    from ..data import read_dataset
+    from ..training.design import DesignOptions, design, pareto_plot, score
+
+    if args.budget < 1:
+        raise CompotError("--budget must be at least 1")
+    if not 0 < args.validation_fraction < 1:
+        raise CompotError("--validation-fraction must lie between 0 and 1")
+    if args.plot:
+        check_output(args.plot)
+    check_output(args.log)
+    train = read_dataset(args.train)
+    test = read_dataset(args.test) if args.test else None
+    elements = infer_elements(None, train)
+    opt = DesignOptions(budget=args.budget, time_limit=args.time_limit, max_params=args.max_params,
+                        validation_fraction=args.validation_fraction, seed=args.seed)
+    if args.seeds:
+        opt.seeds = tuple(s.strip() for s in args.seeds.split(";") if s.strip())
+    quiet = args.quiet or args.json
+    res = design(train, test, opt, log=args.log, progress=False, cutoff=args.cutoff, elements=elements,
+                 say=(lambda *a: None) if quiet else print)
+    if args.plot:
+        pareto_plot(res, args.plot)
+    ranked = sorted(res.records, key=lambda r: score(r, opt))
+    front = res.pareto()
+    out = {"best": ranked[0]["text"] if ranked else None, "log": args.log,
+           "ranking": [{"text": r["text"], "score": r["score"], "n_params": r["n_params"],
+                        "validation": r["validation"], "test": r.get("test"),
+                        "log10_kappa": r["log10_kappa"], "n_sc": r["n_sc"]} for r in ranked],
+           "pareto": [r["text"] for r in front]}
+    if args.json:
+        emit_json(out)
+        return 0
+    print()
+    print(f"{'rank':>4} {'model':34s} {'P':>4} {'val F':>8} {'val E':>8} {'log10k':>7} {'nSC':>5} "
+          f"{'score':>7}" + (f" {'test F':>8} {'test E':>8}" if test is not None else ""))
+    for k, r in enumerate(ranked, 1):
+        line = (f"{k:4d} {r['text']:34s} {r['n_params']:4d} {r['validation']['force_rmse']:8.4f} "
+                f"{r['validation']['energy_rmse'] * 1000:8.2f} {r['log10_kappa']:7.1f} "
+                f"{r['n_sc']:5d} {r['score']:7.3f}")
+        if test is not None:
+            line += f" {r['test']['force_rmse']:8.4f} {r['test']['energy_rmse'] * 1000:8.2f}"
+        print(line + ("  *" if r in front else ""))
+    print("(* on the Pareto front of validation force error vs parameters; errors in eV/A and meV/atom)")
+    if args.plot:
+        print(f"wrote {args.plot}")
+    return 0
+
+
+
+def register(sub) -> None:
+    p = sub.add_parser("design", help="FIM-guided search over compositions of models")
+    p.add_argument("--train", required=True, help="training data (a validation split is held out)")
+    p.add_argument("--test", help="test data, reported for every configuration")
+    p.add_argument("--budget", type=int, default=16, help="configurations to train (default 16)")
+    p.add_argument("--time-limit", type=float, default=None, help="seconds; no new fit starts after")
+    p.add_argument("--max-params", type=int, default=80)
+    p.add_argument("--validation-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", default=None, help="comma-free list of seed models separated by ';'")
+    p.add_argument("--cutoff", type=float, default=5.0)
+    p.add_argument("--log", default="design.jsonl", help="JSON-lines log; an existing one is resumed")
+    p.add_argument("--plot", metavar="PNG", help="Pareto plot of validation force error vs parameters")
+    p.add_argument("--quiet", action="store_true")
+    add_json(p)
+    p.set_defaults(func=cmd_design)
