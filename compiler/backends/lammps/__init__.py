@@ -50,7 +50,7 @@ def sources(m: LoweredModel, parameters: list[float], name: str = "model", versi
     elements = list(m.elements) if m.elements else []
     rep = {"STYLE": style, "CLASS": "PairCompot_" + name, "VERSION": __version__, "TEXT": m.text,
            "SONAME": soname, "ELEMENTS": " ".join(elements) or "<element per type>",
-           "PHYSICS": c_source(m, passes=False), "PARAMS": ", ".join(repr(float(x)) for x in parameters),
+           "PHYSICS": c_source(m), "PARAMS": ", ".join(repr(float(x)) for x in parameters),
            "ELEMENT_LIST": ", ".join(f'"{e}"' for e in elements) or "nullptr",
            "N_ELEMENTS": str(len(elements)), "LAMMPS_INCLUDE": include, "MPI_INCLUDE": mpi_include,
            "SIMD": simd_flags, "LIBS": libs, "SOURCE": src}

@@ -4,10 +4,13 @@
  *   plugin load @SONAME@
  *   pair_style @STYLE@
  *   pair_coeff * * @ELEMENTS@
- * Requires newton pair on (the default).  The N operator's second neighbours are handled by
- * forward communication of the descriptors psi and reverse communication of their adjoints,
- * so no extra ghost cutoff is needed.  Three-body descriptors of an owned atom need only its own
- * neighbours; their forces on ghost atoms are summed into the owners by LAMMPS (newton on).
+ * Requires newton pair on (the default).  The physics and its passes are the C backend's (the same
+ * code as compot's own kernel).  LAMMPS's full neighbour list of the local atoms, ghosts included,
+ * is handed to the passes; the N operator's descriptors reach the ghosts by forward communication
+ * and their adjoints come back by reverse communication (the passes call back for both), so no
+ * extra ghost cutoff is needed.  Forces on ghosts are summed into their owners by LAMMPS (newton
+ * on).  OpenMP threads: LAMMPS's own thread count (OMP_NUM_THREADS, or -pk omp N); results depend
+ * only on the thread count.
  */
 #include "lammpsplugin.h"
 #include "version.h"
@@ -24,8 +27,11 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
 
+extern "C" {
 @PHYSICS@
+}
 
 static const double compot_params[COMPOT_NP > 0 ? COMPOT_NP : 1] = {@PARAMS@};
 static const char* compot_elements[] = {@ELEMENT_LIST@};
@@ -41,29 +47,12 @@ class @CLASS@ : public Pair {
     restartinfo = 0;
     one_coeff = 1;
     manybody_flag = 1;
-    comm_forward = COMPOT_NPSI;
-    comm_reverse = COMPOT_NPSI;
-    nmax = 0;
-    psi = chi = W = V = nullptr;
-#if COMPOT_N3 > 0
-    nbcap = 0;
-    nb.u = nb.r = nb.g = nb.dg = nb.gb = nb.dgb = nullptr;
-    B = nullptr;
-    nbj = nullptr;
-#endif
+    comm_forward = COMPOT_NPSI > 0 ? COMPOT_NPSI : 1;
+    comm_reverse = COMPOT_NPSI > 0 ? COMPOT_NPSI : 1;
   }
 
   ~@CLASS@() override
   {
-    memory->destroy(psi);
-    memory->destroy(chi);
-    memory->destroy(W);
-    memory->destroy(V);
-#if COMPOT_N3 > 0
-    compot_nbrs_free(&nb);
-    free(B);
-    free(nbj);
-#endif
     if (allocated) {
       memory->destroy(setflag);
       memory->destroy(cutsq);
@@ -89,7 +78,8 @@ class @CLASS@ : public Pair {
       for (int e = 0; e < compot_n_elements; e++)
         if (strcmp(arg[2 + t], compot_elements[e]) == 0) found = e;
       if (found < 0)
-        error->all(FLERR, std::string("element ") + arg[2 + t] + " is not in the compot model");
+        error->all(FLERR, std::string("element ") + arg[2 + t] + " is not in the compot model (" +
+                   elements_text() + ")");
       type2species[t + 1] = found < COMPOT_NSPECIES ? found : 0;
     }
     for (int i = 1; i <= ntypes; i++)
@@ -109,113 +99,48 @@ class @CLASS@ : public Pair {
     ev_init(eflag, vflag);
     if (vflag_atom) error->all(FLERR, "Pair style @STYLE@ does not compute per-atom virials");
     const int nlocal = atom->nlocal, nall = nlocal + atom->nghost;
-    if (atom->nmax > nmax) {
-      memory->destroy(psi); memory->destroy(chi); memory->destroy(W); memory->destroy(V);
-      nmax = atom->nmax;
-      memory->create(psi, nmax, NPSI_A, "pair:psi");
-      memory->create(chi, nmax, NCHI_A, "pair:chi");
-      memory->create(W, nmax, NPSI_A, "pair:W");
-      memory->create(V, nmax, NCHI_A, "pair:V");
-    }
-    double **x = atom->x, **f = atom->f;
-    const int *type = atom->type;
     const int inum = list->inum;
+    if (inum != nlocal)
+      error->all(FLERR, "Pair style @STYLE@ needs every local atom in its neighbour list "
+                 "(use pair_style hybrid/overlay, not hybrid)");
+    double **x = atom->x;
+    const int *type = atom->type;
     int *ilist = list->ilist, *numneigh = list->numneigh, **firstneigh = list->firstneigh;
-    const double *p = compot_params;
-    double q[COMPOT_NQ > 0 ? COMPOT_NQ : 1], phi[NPHI_A], dphi[NPHI_A];
-    compot_precompute(p, q);
-    // pass 1: psi of owned atoms, then to the ghosts
+    // the local atoms' full neighbour lists within the cutoff, as the passes' flat arrays
+    species.resize(nall > 0 ? nall : 1);
+    for (int i = 0; i < nall; i++) species[i] = type2species[type[i]];
+    size_t total = 0;
+    for (int ii = 0; ii < inum; ii++) total += numneigh[ilist[ii]];
+    pi.resize(total > 0 ? total : 1);
+    pj.resize(total > 0 ? total : 1);
+    dv.resize(3 * (total > 0 ? total : 1));
+    const double rc2 = COMPOT_CUTOFF * COMPOT_CUTOFF;
+    int npairs = 0;
     for (int ii = 0; ii < inum; ii++) {
       const int i = ilist[ii];
-      for (int a = 0; a < COMPOT_NPSI; a++) psi[i][a] = 0.0;
+      const int *jlist = firstneigh[i];
       for (int jj = 0; jj < numneigh[i]; jj++) {
-        const int j = firstneigh[i][jj] & NEIGHMASK;
-        double dv[3];
-        const double r = separation(x, i, j, dv);
-        if (r >= COMPOT_CUTOFF) continue;
-        compot_pair(r, ptype(type[i], type[j]), p, q, phi, dphi);
-        for (int a = 0; a < COMPOT_NPSI2; a++) psi[i][a] += phi[a];
+        const int j = jlist[jj] & NEIGHMASK;
+        const double dx = x[j][0] - x[i][0], dy = x[j][1] - x[i][1], dz = x[j][2] - x[i][2];
+        if (dx * dx + dy * dy + dz * dz >= rc2) continue;
+        pi[npairs] = i;
+        pj[npairs] = j;
+        dv[3 * npairs] = dx;
+        dv[3 * npairs + 1] = dy;
+        dv[3 * npairs + 2] = dz;
+        npairs++;
       }
-#if COMPOT_N3 > 0
-      load_neighbours(i, p, q);
-      compot_t3_psi(&nb, psi[i] + COMPOT_NPSI2, nullptr);
-#endif
     }
-    comm->forward_comm(this);
-    // pass 2: chi, energies, adjoints; W = dF/dpsi for owned atoms, 0 for ghosts
-    for (int i = nlocal; i < nall; i++)
-      for (int a = 0; a < COMPOT_NPSI; a++) W[i][a] = 0.0;
-    for (int ii = 0; ii < inum; ii++) {
-      const int i = ilist[ii];
-      for (int c = 0; c < COMPOT_NCHI; c++) chi[i][c] = 0.0;
-      if (COMPOT_NCHI > 0) {
-        for (int jj = 0; jj < numneigh[i]; jj++) {
-          const int j = firstneigh[i][jj] & NEIGHMASK;
-          double dv[3];
-          const double r = separation(x, i, j, dv);
-          if (r >= COMPOT_CUTOFF) continue;
-          double fc, dfc;
-          compot_cutoff(r, &fc, &dfc);
-          for (int c = 0; c < COMPOT_NCHI; c++) chi[i][c] += fc * psi[j][compot_chi_src[c]];
-        }
-      }
-      const double e = compot_atom(psi[i], chi[i], p, type2species[type[i]], W[i], V[i]);
-      if (eflag_global) eng_vdwl += e;
-      if (eflag_atom) eatom[i] += e;
-    }
-    // pass 3: W(j) += V(i) fc(r_ij), ghosts' shares summed into their owners
-    if (COMPOT_NCHI > 0) {
-      for (int ii = 0; ii < inum; ii++) {
-        const int i = ilist[ii];
-        for (int jj = 0; jj < numneigh[i]; jj++) {
-          const int j = firstneigh[i][jj] & NEIGHMASK;
-          double dv[3];
-          const double r = separation(x, i, j, dv);
-          if (r >= COMPOT_CUTOFF) continue;
-          double fc, dfc;
-          compot_cutoff(r, &fc, &dfc);
-          for (int c = 0; c < COMPOT_NCHI; c++) W[j][compot_chi_src[c]] += fc * V[i][c];
-        }
-      }
-      comm->reverse_comm(this);
-    }
-    // pass 4: pair forces (full list: each direction carries its own side's dependence)
-    for (int ii = 0; ii < inum; ii++) {
-      const int i = ilist[ii];
-      for (int jj = 0; jj < numneigh[i]; jj++) {
-        const int j = firstneigh[i][jj] & NEIGHMASK;
-        double dv[3];
-        const double r = separation(x, i, j, dv);
-        if (r >= COMPOT_CUTOFF) continue;
-        compot_pair(r, ptype(type[i], type[j]), p, q, phi, dphi);
-        double g = 0.0;
-        for (int a = 0; a < COMPOT_NPSI2; a++) g += W[i][a] * dphi[a];
-        if (COMPOT_NCHI > 0) {
-          double fc, dfc, h = 0.0;
-          compot_cutoff(r, &fc, &dfc);
-          for (int c = 0; c < COMPOT_NCHI; c++) h += V[i][c] * psi[j][compot_chi_src[c]];
-          g += dfc * h;
-        }
-        const double s = g / r;
-        for (int xx = 0; xx < 3; xx++) {
-          f[i][xx] += s * dv[xx];
-          f[j][xx] -= s * dv[xx];
-        }
-      }
-#if COMPOT_N3 > 0
-      // three-body forces: B[s] = d psi3 / d(x_j - x_i) for each neighbour slot s
-      load_neighbours(i, p, q);
-      compot_t3_grad(&nb, B, nullptr);
-      for (int s = 0; s < nb.m; s++) {
-        const int j = nbj[s];
-        for (int xx = 0; xx < 3; xx++) {
-          double fx = 0.0;
-          for (int m = 0; m < COMPOT_N3; m++) fx += W[i][COMPOT_NPSI2 + m] * B[(s * COMPOT_N3 + m) * 3 + xx];
-          f[i][xx] += fx;
-          f[j][xx] -= fx;
-        }
-      }
-#endif
+    energies.resize(nlocal > 0 ? nlocal : 1);
+    compot_comm cm = {this, &forward_cb, &reverse_cb};
+    const int status = compot_energy_forces_nt(comm->nthreads, nlocal, nall, species.data(), npairs,
+                                               pi.data(), pj.data(), dv.data(), compot_params, &cm,
+                                               energies.data(), nall > 0 ? &atom->f[0][0] : nullptr,
+                                               nullptr);
+    if (status) error->one(FLERR, "pair @STYLE@: out of memory");
+    for (int i = 0; i < nlocal; i++) {
+      if (eflag_global) eng_vdwl += energies[i];
+      if (eflag_atom) eatom[i] += energies[i];
     }
     if (vflag_fdotr) virial_fdotr_compute();
   }
@@ -224,7 +149,7 @@ class @CLASS@ : public Pair {
   {
     int m = 0;
     for (int k = 0; k < n; k++)
-      for (int a = 0; a < COMPOT_NPSI; a++) buf[m++] = psi[list[k]][a];
+      for (int a = 0; a < comm_width; a++) buf[m++] = comm_values[(size_t) list[k] * comm_width + a];
     return m;
   }
 
@@ -232,14 +157,14 @@ class @CLASS@ : public Pair {
   {
     int m = 0;
     for (int i = first; i < first + n; i++)
-      for (int a = 0; a < COMPOT_NPSI; a++) psi[i][a] = buf[m++];
+      for (int a = 0; a < comm_width; a++) comm_values[(size_t) i * comm_width + a] = buf[m++];
   }
 
   int pack_reverse_comm(int n, int first, double *buf) override
   {
     int m = 0;
     for (int i = first; i < first + n; i++)
-      for (int a = 0; a < COMPOT_NPSI; a++) buf[m++] = W[i][a];
+      for (int a = 0; a < comm_width; a++) buf[m++] = comm_values[(size_t) i * comm_width + a];
     return m;
   }
 
@@ -247,69 +172,44 @@ class @CLASS@ : public Pair {
   {
     int m = 0;
     for (int k = 0; k < n; k++)
-      for (int a = 0; a < COMPOT_NPSI; a++) W[list[k]][a] += buf[m++];
+      for (int a = 0; a < comm_width; a++) comm_values[(size_t) list[k] * comm_width + a] += buf[m++];
   }
 
   double memory_usage() override
   {
-    return (double) nmax * (2 * NPSI_A + 2 * NCHI_A) * sizeof(double);
+    return (double) (pi.capacity() + pj.capacity() + species.capacity()) * sizeof(int) +
+        (double) (dv.capacity() + energies.capacity()) * sizeof(double);
   }
 
  protected:
-  static const int NPSI_A = COMPOT_NPSI > 0 ? COMPOT_NPSI : 1;
-  static const int NCHI_A = COMPOT_NCHI > 0 ? COMPOT_NCHI : 1;
-  static const int NPHI_A = COMPOT_NPHI > 0 ? COMPOT_NPHI : 1;
-  int nmax;
-  double **psi, **chi, **W, **V;
   int *type2species = nullptr;
-#if COMPOT_N3 > 0
-  compot_nbrs nb;    // the neighbours of one atom within the cutoff
-  int nbcap;         // their capacity
-  int *nbj;          // atom index of each neighbour slot
-  double *B;         // descriptor gradients, nbcap * N3 * 3
+  std::vector<int> pi, pj, species;
+  std::vector<double> dv, energies;
+  double *comm_values = nullptr;   // the per-atom array being communicated, comm_width per atom
+  int comm_width = 0;
 
-  void load_neighbours(int i, const double *p, const double *q)
+  // the passes' communication callbacks (docs/theory.md §4): ghosts <-> owners
+  static void forward_cb(void *ctx, double *values, int width)
   {
-    double **x = atom->x;
-    const int *type = atom->type;
-    const int n = list->numneigh[i];
-    const int *jlist = list->firstneigh[i];
-    if (n > nbcap) {
-      compot_nbrs_free(&nb);
-      free(B);
-      free(nbj);
-      nbcap = n;
-      B = (double *) malloc(sizeof(double) * (size_t) nbcap * COMPOT_N3 * 3);
-      nbj = (int *) malloc(sizeof(int) * (size_t) nbcap);
-      if (compot_nbrs_alloc(&nb, nbcap, 0) || !B || !nbj)
-        error->one(FLERR, "pair @STYLE@: out of memory");
-    }
-    nb.m = 0;
-    for (int jj = 0; jj < n; jj++) {
-      const int j = jlist[jj] & NEIGHMASK;
-      double d[3];
-      const double r = separation(x, i, j, d);
-      if (r >= COMPOT_CUTOFF) continue;
-      const int s = nb.m++;
-      nbj[s] = j;
-      nb.r[s] = r;
-      for (int xx = 0; xx < 3; xx++) nb.u[3 * s + xx] = d[xx] / r;
-      compot_pair(r, ptype(type[i], type[j]), p, q, nb.g + (size_t) s * COMPOT_NPHI,
-                  nb.dg + (size_t) s * COMPOT_NPHI);
-    }
-  }
-#endif
-
-  // d = x_j - x_i, and its length
-  static double separation(double **x, int i, int j, double *d)
-  {
-    for (int k = 0; k < 3; k++) d[k] = x[j][k] - x[i][k];
-    return sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    auto *self = static_cast<@CLASS@ *>(ctx);
+    self->comm_values = values;
+    self->comm_width = width;
+    self->comm->forward_comm(self);
   }
 
-  int ptype(int ti, int tj) const
+  static void reverse_cb(void *ctx, double *values, int width)
   {
-    return compot_pair_type[type2species[ti] * COMPOT_NSPECIES + type2species[tj]];
+    auto *self = static_cast<@CLASS@ *>(ctx);
+    self->comm_values = values;
+    self->comm_width = width;
+    self->comm->reverse_comm(self);
+  }
+
+  std::string elements_text() const
+  {
+    std::string s;
+    for (int e = 0; e < compot_n_elements; e++) s += (e ? " " : "") + std::string(compot_elements[e]);
+    return s.empty() ? "any element" : s;
   }
 
   void allocate()
