@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import data_path
+
 MODELS = ["G8", "E[G8L4]", "N[E[G8L4]]", "G10*E[G8L4]", "E[G8L4] + N[E[G8L4]]"]
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
 def best_of(f, repeats):
@@ -181,7 +182,7 @@ def main(argv=None):
               "(neighbour list included; the evaluation itself adds {ef_increase_mib:.0f} MiB)"
               .format(**out["memory_128000_atoms"]))
     # Jacobian and FIM on Nb train
-    train = DATA / "nb" / "train.xyz"
+    train = data_path("nb", "train")
     if train.exists() and not args.quick:
         from compot.runtime.data import read_dataset
         from compot.runtime.training.fim import fim

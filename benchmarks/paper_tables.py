@@ -37,8 +37,8 @@ def run(element: str, which: str, out: Path, data_dir: Path, seed: int, cutoff: 
     from compot.runtime.training.fim import fim
     from compot.runtime.training.fit import fit
 
-    train = read_dataset(data_dir / element / "train.xyz")
-    test = read_dataset(data_dir / element / "test.xyz")
+    train = read_dataset(data_dir / element / "train.xyz.xz")
+    test = read_dataset(data_dir / element / "test.xyz.xz")
     rows = json.loads(out.read_text())["rows"] if out.exists() else []
     done = {(r["model"], r["optimizer"]) for r in rows}
     jobs = [(t, "bo") for t in (NB_FULL if which == "full" else SMALL)]
@@ -162,7 +162,7 @@ def main(argv=None):
     ap.add_argument("--element", default="nb")
     ap.add_argument("--set", default="full", choices=["full", "small"])
     ap.add_argument("--data-dir", type=Path,
-                    default=Path(__file__).resolve().parent.parent.parent / "shared" / "data")
+                    default=Path(__file__).resolve().parent.parent / "tests" / "data")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cutoff", type=float, default=5.0)

@@ -890,25 +890,52 @@ static inline double compot_atom_jac(const double* psi, const double* chi, const
     return F;
 }
 
-/* ---- compot driver loops (model independent; the model enters through the functions above) ----
+/* ---- compot physics passes (model independent; the model enters through the functions above) ----
  *
- * Neighbour list: npairs directed pairs (i, j), full list (every pair appears as (i,j) and (j,i)),
- * d[3k..3k+2] = R_j + shift - R_i.  Pairs with |d| >= cutoff are skipped.
+ * The chain rule of docs/theory.md §4, written once: the Cython kernel, the LAMMPS pair style and
+ * the standalone sources all call these functions.
  *
- * species[n]: species index of each atom (0 .. NSPECIES-1; all 0 for a single-element model).
+ * Atoms 0 .. nlocal-1 are local: their energies are computed.  Atoms nlocal .. nall-1 are ghosts
+ * (in LAMMPS: periodic images and other ranks' atoms); they carry descriptors, filled by the
+ * caller's forward communication, and receive forces, which the caller sums into their owners.
+ * Without ghosts (the Cython kernel) nall = nlocal = n.
  *
- * int compot_energy_forces(n, species, npairs, pi, pj, d, p, energies[n], forces[3n], virial[9])
- *   energies: per-atom E_i; forces: F = -dE/dR; virial[3a+b] = sum_pairs d_a f_b, so that
- *   stress = virial / volume (ASE sign convention).  Returns 0, or 1 when out of memory.
- *   Runs on compot_set_threads(t) OpenMP threads when compiled with -fopenmp.
+ * Neighbours: the full neighbour list of the local atoms as flat arrays of npairs entries,
+ * pi[k] (a local atom, entries of one atom contiguous and in increasing order of pi),
+ * pj[k] (any atom) and d[3k .. 3k+2] = R_j + shift - R_i.  Entries with |d| >= cutoff are skipped.
+ * The pair passes use each unordered pair once:
+ *   - a pair of two local atoms i < j acts on both ("mirrored"); its twin (j, i) is skipped;
+ *   - a pair with a ghost j, and an atom's own periodic image (j == i, both directions listed),
+ *     acts on i only: the ghost's side is computed where the ghost's atom is local.
+ *
+ * species[nall]: species index of each atom (0 .. NSPECIES-1).
+ *
+ * int compot_energy_forces_nt(nthreads, nlocal, nall, species, npairs, pi, pj, d, p, comm,
+ *                             energies[nlocal], forces[3 nall], virial[9] or NULL)
+ *   energies: per-atom E_i; forces (added to): F = -dE/dR; virial (added to) [3a+b] =
+ *   sum_pairs d_a f_b, so that stress = virial / volume (ASE sign convention).  comm (may be
+ *   NULL without ghosts): forward(values, width) copies local atoms' values to their ghosts,
+ *   reverse(values, width) adds ghosts' values into their owners; the passes call them for the
+ *   descriptors psi and their adjoints W when the model has an N operator.  Runs on up to
+ *   nthreads OpenMP threads (compiled with -fopenmp); returns 0, or 1 when out of memory.
+ *
+ * int compot_energy_forces(n, species, npairs, pi, pj, d, p, energies, forces, virial)
+ *   the same without ghosts, on compot_set_threads(t) threads.
  *
  * int compot_jacobian(n, species, npairs, pi, pj, d, p, J[(1+3n)*NP], energies[n] or NULL, forces[3n] or NULL)
- *   J row 0: dE_total/dtheta; row 1+3i+x: dF_ix/dtheta (row-major, NP columns).
+ *   J row 0: dE_total/dtheta; row 1+3i+x: dF_ix/dtheta (row-major, NP columns).  No ghosts.
  *
  * Arrays: phi[NPHI] holds the pair functions of one pair (the first NPSI2 are summed into the pair
  * descriptors psi[0..NPSI2), the rest are radial functions of three-body bases); psi[NPSI] holds the
  * pair descriptors followed by the N3 three-body descriptors.
  */
+
+/* the caller's communication of per-atom values between local atoms and their ghosts */
+typedef struct compot_comm {
+    void* ctx;
+    void (*forward)(void* ctx, double* values, int width);
+    void (*reverse)(void* ctx, double* values, int width);
+} compot_comm;
 
 static inline double compot_norm(const double* v) {
     return sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
@@ -929,6 +956,7 @@ static void compot_groups_free(compot_groups* G) {
 }
 
 static int compot_group_pairs(int n, int npairs, const int* pi, const double* d, compot_groups* G) {
+    /* n: the local atoms (every pi[k] < n) */
     G->start = (int*)calloc((size_t)n + 1, sizeof(int));
     G->order = (int*)malloc(sizeof(int) * (size_t)COMPOT_A(npairs));
     int* cursor = (int*)malloc(sizeof(int) * (size_t)COMPOT_A(n));
@@ -1136,13 +1164,18 @@ static int compot_half_alloc(compot_half* H, int npairs, int nt) {
     return !H->k || !H->count || !H->r || !H->fc || !H->dfc || !H->dphi;
 }
 
-/* The N operator's neighbour sums over the unordered pairs, both directions of each pair (a, b):
- * scatter = 0 (chi):  out[a][c] += fc(r_ab) in[b][src(c)]   (in: psi, out: chi)
- * scatter = 1 (W):    out[a][src(c)] += fc(r_ab) in[b][c]   (in: V, out: U)
- * Threads add into bufs (stride apart) as in compot_energy_forces, then into out. */
-static void compot_fc_pass(int scatter, int nt, int n, int npairs, const int* pi, const int* pj,
-                           const compot_half* H, const double* in, double* out, double* bufs,
-                           size_t stride)
+/* a pair (i, j) acts on both atoms when both are local and distinct (see the top of this file) */
+#define COMPOT_MIRRORED(i, j, nlocal) ((i) != (j) && (j) < (nlocal))
+
+/* The N operator's neighbour sums over the unordered pairs, both directions of a mirrored pair:
+ * scatter = 0 (chi):  out[a][c] += fc(r_ab) in[b][src(c)]   (in: psi, out: chi): a = i, and j
+ * scatter = 1 (W):    out[a][src(c)] += fc(r_ab) in[b][c]   (in: V, out: U):    a = j, and i
+ * (a one-sided pair gives chi to its local atom i and its adjoint share to j, a ghost's share
+ * being summed into its owner by the caller).  Threads add into bufs (stride apart) as in
+ * compot_energy_forces_nt, then into out. */
+static void compot_fc_pass(int scatter, int nt, int nlocal, int nall, int npairs, const int* pi,
+                           const int* pj, const compot_half* H, const double* in, double* out,
+                           double* bufs, size_t stride)
 {
     const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI;
     const size_t win = scatter ? NCHI : NPSI, wout = scatter ? NPSI : NCHI;
@@ -1157,7 +1190,8 @@ static void compot_fc_pass(int scatter, int nt, int n, int npairs, const int* pi
         for (int e = e0; e < e1; e++) {
             const int k = H->k[e], i = pi[k], j = pj[k];
             const double fc = H->fc[e];
-            for (int side = 0; side < (i != j ? 2 : 1); side++) {
+            const int both = COMPOT_MIRRORED(i, j, nlocal);
+            for (int side = (scatter && !both) ? 1 : 0; side < (both || scatter ? 2 : 1); side++) {
                 const int a = side ? j : i, b = side ? i : j;
                 double* o = acc + (size_t)a * wout;
                 const double* x = in + (size_t)b * win;
@@ -1168,18 +1202,18 @@ static void compot_fc_pass(int scatter, int nt, int n, int npairs, const int* pi
             }
         }
     }
-    compot_reduce(out, bufs, nt, stride, (size_t)n * wout);
+    compot_reduce(out, bufs, nt, stride, (size_t)(scatter ? nall : nlocal) * wout);
 }
 
-/* compot_energy_forces on nthreads threads (at most; small systems run on one) */
-static int compot_energy_forces_nt(int nthreads, int n, const int* species, int npairs, const int* pi,
-                                   const int* pj, const double* d, const double* p, double* energies,
-                                   double* forces, double* virial)
+/* energies, forces and virial on up to nthreads threads (small systems run on one) */
+static int compot_energy_forces_nt(int nthreads, int nlocal, int nall, const int* species, int npairs,
+                                   const int* pi, const int* pj, const double* d, const double* p,
+                                   const compot_comm* comm, double* energies, double* forces,
+                                   double* virial)
 {
-    /* Half of the full list does the pair work: each pair i < j once, acting on both atoms (pair
-     * functions depend only on r and the unordered pair type); a periodic image of an atom itself
-     * (i == j) appears in both directions and each acts on i once. */
-    const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI, N = (size_t)n;
+    /* Each unordered pair once, acting on both atoms when mirrored (pair functions depend only on
+     * r and the unordered pair type). */
+    const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI, N = (size_t)nall;
 #ifdef _OPENMP
     const int nt = (npairs >= 4096 && nthreads > 1) ? nthreads : 1;
 #else
@@ -1187,8 +1221,9 @@ static int compot_energy_forces_nt(int nthreads, int n, const int* species, int 
     (void)nthreads;
 #endif
     const size_t width = NPSI > NCHI ? (NPSI > 3 ? NPSI : 3) : (NCHI > 3 ? NCHI : 3);
-    const size_t stride = N * width + 9;     /* a thread's buffer: n x width, then a virial */
+    const size_t stride = N * width + 9;     /* a thread's buffer: nall x width, then a virial */
     double q[COMPOT_A(COMPOT_NQ)];
+    double vir0[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
     double* psi = (double*)calloc(N * COMPOT_A(NPSI), sizeof(double));
     double* chi = (double*)calloc(N * COMPOT_A(NCHI), sizeof(double));
     double* U = (double*)calloc(N * COMPOT_A(NPSI), sizeof(double));
@@ -1213,7 +1248,7 @@ static int compot_energy_forces_nt(int nthreads, int n, const int* species, int 
         int e = k0;
         for (int k = k0; k < k1; k++) {
             const int i = pi[k], j = pj[k];
-            if (i > j) continue;
+            if (j < i && j < nlocal) continue;      /* the twin (j, i) carries this pair */
             const double r = compot_norm(d + 3 * k);
             if (r >= COMPOT_CUTOFF) continue;
             H.k[e] = k;
@@ -1224,7 +1259,7 @@ static int compot_energy_forces_nt(int nthreads, int n, const int* species, int 
                 memcpy(H.dphi + (size_t)e * COMPOT_NPSI2, dphi, sizeof(double) * COMPOT_NPSI2);
                 double* psi_i = acc + (size_t)i * NPSI;
                 for (size_t a = 0; a < COMPOT_NPSI2; a++) psi_i[a] += phi[a];
-                if (i != j) {
+                if (COMPOT_MIRRORED(i, j, nlocal)) {
                     double* psi_j = acc + (size_t)j * NPSI;
                     for (size_t a = 0; a < COMPOT_NPSI2; a++) psi_j[a] += phi[a];
                 }
@@ -1233,29 +1268,32 @@ static int compot_energy_forces_nt(int nthreads, int n, const int* species, int 
         }
         H.count[tid] = e - k0;
     }
-    if (COMPOT_NPSI2 > 0) compot_reduce(psi, bufs, nt, stride, N * NPSI);
+    if (COMPOT_NPSI2 > 0) compot_reduce(psi, bufs, nt, stride, (size_t)nlocal * NPSI);
     int status = 0;
 #if COMPOT_N3 > 0
     compot_groups G;
-    status = compot_group_pairs(n, npairs, pi, d, &G) ||
-             compot_t3_all_psi(n, species, &G, pi, pj, d, p, q, psi, NULL);
+    status = compot_group_pairs(nlocal, npairs, pi, d, &G) ||
+             compot_t3_all_psi(nlocal, species, &G, pi, pj, d, p, q, psi, NULL);
     if (status) goto done;
 #endif
+    /* the ghosts' descriptors, which the N operator needs */
+    if (NCHI > 0 && comm && comm->forward) comm->forward(comm->ctx, psi, (int)NPSI);
     /* pass 2: neighbour descriptors chi_i = sum_j fc(r_ij) psi_src(j) */
-    if (NCHI > 0) compot_fc_pass(0, nt, n, npairs, pi, pj, &H, psi, chi, bufs, stride);
+    if (NCHI > 0) compot_fc_pass(0, nt, nlocal, nall, npairs, pi, pj, &H, psi, chi, bufs, stride);
     /* per-atom energies and adjoints U = dF/dpsi, V = dF/dchi */
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static)
 #endif
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < nlocal; i++)
         energies[i] = compot_atom(psi + (size_t)i * NPSI, chi + (size_t)i * NCHI, p, species[i],
                                   U + (size_t)i * NPSI, V + (size_t)i * NCHI);
-    /* W = U + sum_i V(i) fc(r_ij): total adjoint of psi(j) (stored in U) */
-    if (NCHI > 0) compot_fc_pass(1, nt, n, npairs, pi, pj, &H, V, U, bufs, stride);
-    /* pass 3: pair forces and virial; the pair (i, j) carries both directions:
+    /* W = U + sum_i V(i) fc(r_ij): total adjoint of psi(j) (stored in U); ghosts' shares to owners */
+    if (NCHI > 0) {
+        compot_fc_pass(1, nt, nlocal, nall, npairs, pi, pj, &H, V, U, bufs, stride);
+        if (comm && comm->reverse) comm->reverse(comm->ctx, U, (int)NPSI);
+    }
+    /* pass 3: pair forces and virial; a mirrored pair (i, j) carries both directions:
      * dE/dr = W(i).phi'(r) + fc'(r) V(i).psi_src(j)  +  (the same with i and j swapped) */
-    memset(forces, 0, sizeof(double) * 3 * N);
-    memset(virial, 0, sizeof(double) * 9);
     if (bufs) memset(bufs, 0, sizeof(double) * stride * (size_t)(nt - 1));
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
@@ -1263,10 +1301,11 @@ static int compot_energy_forces_nt(int nthreads, int n, const int* species, int 
     {
         const int tid = COMPOT_TID();
         double* acc = tid ? bufs + (size_t)(tid - 1) * stride : forces;
-        double* vir = tid ? bufs + (size_t)(tid - 1) * stride + N * width : virial;
+        double* vir = tid ? bufs + (size_t)(tid - 1) * stride + N * width : vir0;
         const int e0 = compot_block(npairs, tid, nt), e1 = e0 + H.count[tid];
         for (int e = e0; e < e1; e++) {
             const int k = H.k[e], i = pi[k], j = pj[k];
+            const int both = COMPOT_MIRRORED(i, j, nlocal);
             const double* dk = d + 3 * k;
             const double r = H.r[e];
             double g = 0.0;
@@ -1274,7 +1313,7 @@ static int compot_energy_forces_nt(int nthreads, int n, const int* species, int 
                 const double* dphi = H.dphi + (size_t)e * COMPOT_NPSI2;
                 const double* W_i = U + (size_t)i * NPSI;
                 for (size_t a = 0; a < COMPOT_NPSI2; a++) g += W_i[a] * dphi[a];
-                if (i != j) {
+                if (both) {
                     const double* W_j = U + (size_t)j * NPSI;
                     for (size_t a = 0; a < COMPOT_NPSI2; a++) g += W_j[a] * dphi[a];
                 }
@@ -1284,7 +1323,7 @@ static int compot_energy_forces_nt(int nthreads, int n, const int* species, int 
                 const double* V_i = V + (size_t)i * NCHI;
                 const double* psi_j = psi + (size_t)j * NPSI;
                 for (size_t c = 0; c < NCHI; c++) h += V_i[c] * psi_j[compot_chi_src[c]];
-                if (i != j) {
+                if (both) {
                     const double* V_j = V + (size_t)j * NCHI;
                     const double* psi_i = psi + (size_t)i * NPSI;
                     for (size_t c = 0; c < NCHI; c++) h += V_j[c] * psi_i[compot_chi_src[c]];
@@ -1302,22 +1341,25 @@ static int compot_energy_forces_nt(int nthreads, int n, const int* species, int 
     }
     compot_reduce(forces, bufs, nt, stride, 3 * N);
     for (int t = 1; t < nt; t++)
-        for (int x = 0; x < 9; x++) virial[x] += bufs[(size_t)(t - 1) * stride + N * width + x];
+        for (int x = 0; x < 9; x++) vir0[x] += bufs[(size_t)(t - 1) * stride + N * width + x];
 #if COMPOT_N3 > 0
-    status = compot_t3_forces(n, species, &G, pi, pj, d, p, q, U, NULL, forces, virial, NULL);
+    status = compot_t3_forces(nlocal, species, &G, pi, pj, d, p, q, U, NULL, forces, vir0, NULL);
 done:
     compot_groups_free(&G);
 #endif
+    if (virial)
+        for (int x = 0; x < 9; x++) virial[x] += vir0[x];
     free(psi); free(chi); free(U); free(V); free(bufs); compot_half_free(&H);
     return status;
 }
 
+/* compot_energy_forces_nt without ghosts, on compot_set_threads(t) threads */
 static int compot_energy_forces(int n, const int* species, int npairs, const int* pi, const int* pj,
                                 const double* d, const double* p, double* energies, double* forces,
                                 double* virial)
 {
-    return compot_energy_forces_nt(compot_nthreads, n, species, npairs, pi, pj, d, p, energies, forces,
-                                   virial);
+    return compot_energy_forces_nt(compot_nthreads, n, n, species, npairs, pi, pj, d, p, NULL,
+                                   energies, forces, virial);
 }
 
 static int compot_jacobian(int n, const int* species, int npairs, const int* pi, const int* pj,
