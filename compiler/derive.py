@@ -1,15 +1,22 @@
-"""Symbolic derivation: everything the kernels need, derived from E_i = F(psi, chi; theta) and the
-basis functions phi_a(r).
+"""Symbolic derivation (docs/theory.md §5): everything the kernels need, derived from
+E_i = F(psi, chi; theta) and the basis functions phi_a(r).
 
 Forces and stress follow from the chain rule through the descriptors (reverse mode):
     U_a = dF/dpsi_a,  V_c = dF/dchi_c,  W_a(j) = U_a(j) + sum_i V_a(i) fc(r_ij)
     dE/dr_ij = sum_a W_a(i) phi_a'(r_ij) + sum_c V_c(i) fc'(r_ij) psi_src(c)(j)
-The parameter Jacobian of energies and forces is forward mode on top of that, which needs the
-direct parameter derivatives of F, U, V and the Hessian blocks of F in (psi, chi).
+(many-body descriptors reach the positions through their moments, in the C passes).  The
+parameter Jacobian of energies and forces is forward mode on top of that, which needs the direct
+parameter derivatives of F, U, V and the Hessian blocks of F in (psi, chi).
+
+Most of those derivatives are zero: a term's coefficients meet only its own descriptors.  So the
+forms are sparse, ``{(row, column): expression}`` for the non-zero entries only, and each
+derivative is taken of the summands of F that contain the symbol (not of all of F), which keeps
+models with hundreds of descriptors and parameters quick to derive.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 import sympy as sp
@@ -26,25 +33,25 @@ def _subs_cutoff(e: sp.Expr) -> sp.Expr:
 
 @dataclass
 class AtomForms:
-    """Derivatives of one species' per-atom energy F."""
+    """Derivatives of one species' per-atom energy F (sparse: only non-zero entries)."""
     F: sp.Expr
-    U: list[sp.Expr]            # dF/dpsi_a
-    V: list[sp.Expr]            # dF/dchi_c
-    Fp: list[sp.Expr]           # dF/dtheta_k               (NP)
-    Up: list[list[sp.Expr]]     # dU_a/dtheta_k             (NPSI x NP)
-    Vp: list[list[sp.Expr]]     # dV_c/dtheta_k             (NCHI x NP)
-    Hpp: list[list[sp.Expr]]    # dU_a/dpsi_b
-    Hpc: list[list[sp.Expr]]    # dU_a/dchi_c
-    Hcc: list[list[sp.Expr]]    # dV_c/dchi_d
+    U: list[sp.Expr]                       # dF/dpsi_a                  (NPSI, dense)
+    V: list[sp.Expr]                       # dF/dchi_c                  (NCHI, dense)
+    Fp: dict[int, sp.Expr]                 # k -> dF/dtheta_k
+    Up: dict[tuple[int, int], sp.Expr]     # (a, k) -> dU_a/dtheta_k
+    Vp: dict[tuple[int, int], sp.Expr]     # (c, k) -> dV_c/dtheta_k
+    Hpp: dict[tuple[int, int], sp.Expr]    # (a, b) -> dU_a/dpsi_b
+    Hpc: dict[tuple[int, int], sp.Expr]    # (a, c) -> dU_a/dchi_c
+    Hcc: dict[tuple[int, int], sp.Expr]    # (c, e) -> dV_c/dchi_e
 
 
 @dataclass
 class PairForms:
     """Basis functions of one pair type and their derivatives."""
-    phi: list[sp.Expr]          # phi_a(r)                  (NPSI)
-    dphi: list[sp.Expr]         # d phi_a / dr              (NPSI)
-    phi_b: list[list[sp.Expr]]  # d phi_a / d q_b           (NPSI x NB)
-    dphi_b: list[list[sp.Expr]] # d^2 phi_a / dr dq_b       (NPSI x NB)
+    phi: list[sp.Expr]          # phi_a(r)                  (NPHI)
+    dphi: list[sp.Expr]         # d phi_a / dr              (NPHI)
+    phi_b: list[list[sp.Expr]]  # d phi_a / d q_b           (NPHI x NB)
+    dphi_b: list[list[sp.Expr]] # d^2 phi_a / dr dq_b       (NPHI x NB)
 
 
 @dataclass
@@ -62,16 +69,42 @@ class Derived:
         raise AttributeError(name)
 
 
+class _Summands:
+    """F as a sum, with the summands that contain each symbol (derivatives touch only those)."""
+
+    def __init__(self, F: sp.Expr):
+        self.by_symbol = defaultdict(list)
+        for arg in (F.args if F.is_Add else (F,)):
+            for s in arg.free_symbols:
+                self.by_symbol[s].append(arg)
+
+    def diff(self, s: sp.Symbol) -> sp.Expr:
+        return sp.Add(*[sp.diff(a, s) for a in self.by_symbol.get(s, ())])
+
+
+def _row_derivatives(rows: list[sp.Expr], symbols: list[sp.Symbol]) -> dict[tuple[int, int], sp.Expr]:
+    """{(r, k): d rows[r] / d symbols[k]} for the symbols each row contains."""
+    index = {s: k for k, s in enumerate(symbols)}
+    out = {}
+    for r, e in enumerate(rows):
+        if e == 0:
+            continue
+        for s in sorted(e.free_symbols & index.keys(), key=index.get):
+            d = sp.diff(e, s)
+            if d != 0:
+                out[(r, index[s])] = d
+    return out
+
+
 def _atom_forms(F, m: LoweredModel) -> AtomForms:
-    U = [sp.diff(F, s) for s in m.psi]
-    V = [sp.diff(F, s) for s in m.chi]
+    f = _Summands(F)
+    U = [f.diff(s) for s in m.psi]
+    V = [f.diff(s) for s in m.chi]
     thetas = [p.symbol for p in m.params]
-    return AtomForms(F, U, V, [sp.diff(F, t) for t in thetas],
-                     [[sp.diff(u, t) for t in thetas] for u in U],
-                     [[sp.diff(v, t) for t in thetas] for v in V],
-                     [[sp.diff(u, s) for s in m.psi] for u in U],
-                     [[sp.diff(u, s) for s in m.chi] for u in U],
-                     [[sp.diff(v, s) for s in m.chi] for v in V])
+    Fp = {k: d for k, t in enumerate(thetas) if (d := f.diff(t)) != 0}
+    return AtomForms(F, U, V, Fp, _row_derivatives(U, thetas), _row_derivatives(V, thetas),
+                     _row_derivatives(U, list(m.psi)), _row_derivatives(U, list(m.chi)),
+                     _row_derivatives(V, list(m.chi)))
 
 
 def _pair_forms(phi_raw, bsyms) -> PairForms:

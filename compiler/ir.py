@@ -1,15 +1,16 @@
 """Intermediate representation of a model: parameters, bases, descriptors and the SymPy energy.
 
-The per-atom energy is written as E_i = F(psi(i), chi(i); theta) with
+The per-atom energy is written as E_i = F(psi(i), chi(i); theta) with (docs/theory.md §1-§4)
   psi_a(i) = sum_j phi_a(r_ij)                  (pair descriptors, one per basis function)
-  psi_m(i) = sum_{j!=k} S_ab(r_ij, r_ik) P_l(cos theta_jik)   (three-body descriptors, m = (a,b,l),
-             S_ab = (phi_a(r_ij) phi_b(r_ik) + phi_b(r_ij) phi_a(r_ik)) / 2, SPEC 3.5)
+  psi_k(i) = polynomial in the moments M(i)     (many-body descriptors, §3)
   chi_c(i) = sum_j fc(r_ij) psi_src(c)(j)       (neighbour descriptors of the N operator)
 and phi_a(r) the pair functions (including the cutoff fc).  The pair functions form one array
 ("phi order"): first those of bases used as pair descriptors (psi index = phi index), then those
-used only as radial functions of three-body bases.  Three-body descriptors follow the pair ones in
-psi.  The compiler derives everything
-(forces, stress, Jacobian) from F and phi_a.
+used only as radial functions of many-body bases.  Many-body descriptors follow the pair ones in
+psi; they are sums of products of per-atom moments,
+  M[n, lm](i) = sum_j phi_n(r_ij) Yhat_lm(u_ij)     and     S[a, b](i) = sum_j phi_a(r_ij) phi_b(r_ij),
+listed as a table of terms (:class:`ManyBody`).  The compiler derives everything (forces, stress,
+Jacobian) from F, phi_a and that table.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class Param:
 @dataclass
 class Basis:
     label: str
-    kind: str                 # "G", "C", "custom" or "T" (three-body)
+    kind: str                 # "G", "C", "custom", "T" (three-body) or "A" (angular moments)
     size: int                 # number of descriptors
     params: list[Param]
     by_type: list[list[sp.Expr]]  # [pair type][nu]: phi_nu(r) in R, fc(R), dfc(R), parameters
@@ -78,8 +79,15 @@ class Basis:
     group: int = 0
     descriptor: bool = False  # a term uses it (pair bases: its phi are summed into psi)
     phi_offset: int | None = None   # pair bases: offset of its functions in the phi array
-    radial: "Basis | None" = None   # three-body: the pair basis of its radial functions
+    radial: "Basis | None" = None   # many-body: the pair basis of its radial functions
     triplets: list = field(default_factory=list)  # three-body: (a, b, l), 0-based, a <= b
+    lmax: int = 0             # many-body: largest angular degree
+    body: int = 2             # body order of its descriptors
+    invariants: list = field(default_factory=list)  # angular: ((n, l), ...) factors per descriptor
+
+    @property
+    def many_body(self) -> bool:
+        return self.kind in ("T", "A")
 
     @property
     def functions(self) -> list[sp.Expr]:
@@ -88,9 +96,58 @@ class Basis:
 
 
 @dataclass
+class MomentBlock:
+    """Moments M[n, lm] = sum_j phi_{phi[n]}(r_ij) Yhat_lm(u_ij), l <= lmax, of one radial basis;
+    moment (n, l, m) is number offset + n (lmax+1)^2 + l^2 + l + m of the atom's moment vector."""
+    label: str                # the radial basis
+    phi: list[int]            # phi indices of its functions
+    lmax: int
+    offset: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.phi) * (self.lmax + 1) ** 2
+
+    def index(self, n: int, l: int, m: int) -> int:
+        return self.offset + n * (self.lmax + 1) ** 2 + l * l + l + m
+
+
+@dataclass
+class SelfBlock:
+    """S[a, b] = sum_j phi_a(r_ij) phi_b(r_ij) for phi-index pairs (the j = k terms that a
+    three-body basis removes from its moment contraction); S of pair p is number offset + p."""
+    pairs: list[tuple[int, int]]
+    offset: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.pairs)
+
+
+@dataclass
+class ManyBody:
+    """All many-body descriptors of a model as sums of products of moments:
+    psi[NPSI2 + k] = sum over the terms (k, coef, a, b, c) of coef * M[a] (* M[b]) (* M[c]),
+    b, c = -1 when absent.  ``info[k]`` describes descriptor k (basis label, kind, body order,
+    indices) for display."""
+    blocks: list[MomentBlock]
+    selfs: list[SelfBlock]
+    terms: list[tuple[int, float, int, int, int]]
+    info: list[dict]
+
+    @property
+    def n_moments(self) -> int:
+        return sum(b.size for b in self.blocks) + sum(s.size for s in self.selfs)
+
+    @property
+    def lmax(self) -> int:
+        return max((b.lmax for b in self.blocks), default=0)
+
+
+@dataclass
 class TermNode:
     label: str
-    kind: str                 # "linear", "E" or "N"
+    kind: str                 # "linear", "E", "N" or "core"
     basis: Basis
     layers: int
     params: list[Param]
@@ -127,7 +184,8 @@ class LoweredModel:
     pair_types: list = field(default_factory=lambda: [""])   # labels "Nb-Mo" (one "" if 1 species)
     pair_type_table: list = field(default_factory=lambda: [0])   # [si * K + sj] -> pair type
     n_pair_psi: int | None = None    # pair descriptors come first in psi (None: all of them)
-    three_body: list = field(default_factory=list)   # (phi index a, phi index b, l) per 3-body psi
+    many_body: ManyBody | None = None  # the many-body descriptors psi[n_pair_psi:]
+    core: object = None               # the core repulsion (a TermNode of kind "core"), if any
 
     def __post_init__(self):
         if self.n_pair_psi is None:
@@ -155,14 +213,35 @@ class LoweredModel:
         then radial functions used only by three-body bases."""
         return [f for b in self.phi_bases for f in b.by_type[t]]
 
+    @property
+    def body_order(self) -> int:
+        """Largest body order of the descriptors: 2 for pair models, 3 with three-body or
+        two-moment angular invariants, 4 with three-moment ones."""
+        return max([2] + [b.body for b in self.bases if b.descriptor or b.many_body])
+
     def descriptor_expression(self, a: int) -> sp.Expr:
-        """The summand of psi[a]: phi_a(r) summed over neighbours j (r = r_ij) for a pair
-        descriptor; S_ab(r_ij, r_ik) P_l(cos theta_jik) summed over j != k for a three-body one."""
+        """psi[a] for display: the summand phi_a(r) (summed over neighbours j, r = r_ij) of a pair
+        descriptor; S_ab(r_ij, r_ik) P_l(cos theta_jik) (summed over j != k) of a three-body one;
+        the moment polynomial of an angular one, in moments A[b,n,l,m] = sum_j R_n(r_ij) Yhat_lm."""
         phi = self.pair_functions()
         if a < self.n_pair_psi:
             return phi[a]
-        fa, fb, l = self.three_body[a - self.n_pair_psi]
-        return S_ab(phi[fa], phi[fb]) * sp.legendre(l, sp.cos(THETA))
+        info = self.many_body.info[a - self.n_pair_psi]
+        if info["kind"] == "T":
+            fa, fb, l = info["phi"]
+            return S_ab(phi[fa], phi[fb]) * sp.legendre(l, sp.cos(THETA))
+        k = a - self.n_pair_psi
+        names = {}
+        for blk in self.many_body.blocks:
+            for n_, _ in enumerate(blk.phi):
+                for l in range(blk.lmax + 1):
+                    for m in range(-l, l + 1):
+                        names[blk.index(n_, l, m)] = sp.Symbol(f"A[{blk.label},{n_ + 1},{l},{m}]")
+        out = sp.Integer(0)
+        for kk, coef, x, y, z in self.many_body.terms:
+            if kk == k:
+                out += sp.Float(coef, 15) * sp.Mul(*[names[i] for i in (x, y, z) if i >= 0])
+        return out
 
     def latex_names(self) -> dict:
         """LaTeX spellings of every symbol, for ``sympy.latex(..., symbol_names=...)``."""

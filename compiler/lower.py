@@ -10,8 +10,10 @@ import sympy as sp
 
 from ..errors import ModelError
 from ..grammar import nodes as n
-from ..grammar.printer import basis_spec_text, to_text
-from .ir import R, Basis, LoweredModel, Param, ProductNode, SumNode, TermNode, fc
+from ..grammar.printer import basis_spec_text, expr_text, to_text
+from . import zbl
+from .harmonics import coupling
+from .ir import R, Basis, LoweredModel, ManyBody, MomentBlock, Param, ProductNode, SelfBlock, SumNode, TermNode, fc
 
 #: default cutoff radius (Angstrom) when neither the text nor the caller sets one [choice]
 DEFAULT_CUTOFF = 5.0
@@ -62,6 +64,89 @@ def _uses_fc(f: n.Formula) -> bool:
     return False
 
 
+def _find_core(e):
+    if isinstance(e, n.Core):
+        return e
+    if isinstance(e, n.Sum):
+        return next((c for c in map(_find_core, e.terms) if c is not None), None)
+    return None
+
+
+def angular_invariants(nr: int, lmax: int, body: int, degree: int | None) -> list[tuple]:
+    """The invariants of an angular basis (docs/theory.md §3.2) as tuples of (n, l) factors
+    (0-based n): body order 3: (n1, l), (n2, l) with n1 <= n2; body order 4: three factors in
+    non-decreasing (n, l) order with l1 + l2 + l3 even and |l1 - l2| <= l3 <= l1 + l2; all with
+    sum(n) + sum(l) <= degree (0-based n, i.e. sum(n - 1) for 1-based) when a degree is given."""
+    ok = (lambda fs: True) if degree is None else (lambda fs: sum(a + b for a, b in fs) <= degree)
+    out = []
+    if body == 3:
+        for n1 in range(nr):
+            for n2 in range(n1, nr):
+                for l in range(lmax + 1):
+                    if ok(((n1, l), (n2, l))):
+                        out.append(((n1, l), (n2, l)))
+        return out
+    pairs = [(nn, l) for nn in range(nr) for l in range(lmax + 1)]
+    for x in range(len(pairs)):
+        for y in range(x, len(pairs)):
+            for z in range(y, len(pairs)):
+                fs = (pairs[x], pairs[y], pairs[z])
+                l1, l2, l3 = (f[1] for f in fs)
+                if (l1 + l2 + l3) % 2 or not abs(l1 - l2) <= l3 <= l1 + l2 or not ok(fs):
+                    continue
+                out.append(fs)
+    return out
+
+
+def many_body_table(bases: list[Basis], n_pair_psi: int) -> ManyBody | None:
+    """Moment blocks (one per radial basis, up to the largest l its users need), self blocks (for
+    three-body bases) and the term table of every many-body descriptor, in psi order."""
+    mbs = [b for b in bases if b.many_body]
+    if not mbs:
+        return None
+    blocks: dict[str, MomentBlock] = {}
+    selfs: dict[str, SelfBlock] = {}
+    for b in mbs:
+        r = b.radial
+        phi = list(range(r.phi_offset, r.phi_offset + r.size))
+        blk = blocks.setdefault(r.label, MomentBlock(r.label, phi, 0))
+        blk.lmax = max(blk.lmax, b.lmax)
+        if b.kind == "T":
+            sb = selfs.setdefault(r.label, SelfBlock([]))
+            for a, c, _ in b.triplets:
+                if (phi[a], phi[c]) not in sb.pairs:
+                    sb.pairs.append((phi[a], phi[c]))
+    offset = 0
+    for blk in blocks.values():
+        blk.offset = offset
+        offset += blk.size
+    for sb in selfs.values():
+        sb.offset = offset
+        offset += sb.size
+    terms, info = [], []
+    for b in sorted(mbs, key=lambda b: b.psi_offset):
+        blk = blocks[b.radial.label]
+        for k in range(b.size):
+            d = b.psi_offset - n_pair_psi + k
+            if b.kind == "T":
+                a, c, l = b.triplets[k]
+                terms += [(d, 1.0, blk.index(a, l, m), blk.index(c, l, m), -1) for m in range(-l, l + 1)]
+                sb = selfs[b.radial.label]
+                terms.append((d, -1.0, sb.offset + sb.pairs.index((blk.phi[a], blk.phi[c])), -1, -1))
+                info.append({"basis": b.label, "kind": "T", "body": 3, "phi": (blk.phi[a], blk.phi[c], l)})
+                continue
+            fs = b.invariants[k]
+            if len(fs) == 2:
+                (n1, l), (n2, _) = fs
+                terms += [(d, 1.0, blk.index(n1, l, m), blk.index(n2, l, m), -1) for m in range(-l, l + 1)]
+            else:
+                (n1, l1), (n2, l2), (n3, l3) = fs
+                terms += [(d, v, blk.index(n1, l1, m1), blk.index(n2, l2, m2), blk.index(n3, l3, m3))
+                          for m1, m2, m3, v in coupling(l1, l2, l3)]
+            info.append({"basis": b.label, "kind": "A", "body": b.body, "factors": fs})
+    return ManyBody(list(blocks.values()), list(selfs.values()), terms, info)
+
+
 def default_bounds(role: str, cutoff: float, kind: str = "") -> tuple[float, float, bool]:
     """Default search domain of a nonlinear parameter: (lower, upper, log_scale). [choice]
 
@@ -86,6 +171,9 @@ class _Lowering:
         self.model = model
         self.cutoff = cutoff
         self.elements = list(elements) if elements and len(elements) > 1 else None
+        self.all_elements = list(elements) if elements else None
+        self.core = _find_core(model.expr)        # the ZBL term's AST node, if any
+        self.core_radii = None                     # (r_in, r_out) once known
         els = self.elements or []
         self.pair_types = [f"{els[a]}-{els[b]}" for a in range(len(els)) for b in range(a, len(els))] \
             if self.elements else [""]
@@ -108,20 +196,33 @@ class _Lowering:
             if label not in self.defs:
                 return label
 
-    def _make_three_body(self, spec: n.ThreeBody, group: int, label: str | None = None) -> Basis:
-        """A three-body basis (SPEC 3.5): descriptors (a, b, l) for the pair functions a <= b of
-        its radial basis and Legendre degrees l = 0..order.  An inline radial basis is private to
-        it; a named one may be shared with pair terms."""
+    def _make_many_body(self, spec, group: int, label: str | None = None) -> Basis:
+        """A many-body basis on the pair functions of its radial basis (an inline radial basis is
+        private to it; a named one may be shared with pair terms and other many-body bases).
+
+        T[g Pl] (docs/theory.md §3.1): descriptors (a, b, l) for the radial functions a <= b and
+        Legendre degrees l = 0..order.  A[g Pl Bk Dd] (§3.2): the invariants of body order k of
+        the moments of g up to l, of degree sum(n - 1) + sum(l) <= d."""
         radial = self._resolve(spec.radial, {}, group)
-        if radial.kind == "T":
-            raise ModelError("the radial basis of a three-body basis must be a pair basis",
+        if radial.many_body:
+            raise ModelError("the radial basis of a many-body basis must be a pair basis",
                              spec.radial.pos.line, spec.radial.pos.column)
         if label is None:
             label = self._new_label()
         nr = radial.size
-        triplets = [(a, b, l) for a in range(nr) for b in range(a, nr) for l in range(spec.order + 1)]
-        basis = Basis(label, "T", len(triplets), [], [[] for _ in self.pair_types],
-                      text=basis_spec_text(spec), group=group, radial=radial, triplets=triplets)
+        if isinstance(spec, n.ThreeBody):
+            triplets = [(a, b, l) for a in range(nr) for b in range(a, nr) for l in range(spec.order + 1)]
+            basis = Basis(label, "T", len(triplets), [], [[] for _ in self.pair_types],
+                          text=basis_spec_text(spec), group=group, radial=radial, triplets=triplets,
+                          lmax=spec.order, body=3)
+        else:
+            invariants = angular_invariants(nr, spec.lmax, spec.body, spec.degree)
+            if not invariants:
+                raise ModelError(f"{basis_spec_text(spec)} has no invariants (raise P or D)",
+                                 spec.pos.line, spec.pos.column)
+            basis = Basis(label, "A", len(invariants), [], [[] for _ in self.pair_types],
+                          text=basis_spec_text(spec), group=group, radial=radial, lmax=spec.lmax,
+                          body=spec.body, invariants=invariants)
         self.bases.append(basis)
         return basis
 
@@ -171,6 +272,9 @@ class _Lowering:
                     functions.append(f * fc(R) if auto_fc else f)
                 if t == 0 and len(set(functions)) < len(functions):
                     self.warnings.append(f"basis {label} has identical functions (does its formula use nu?)")
+            if self.core is not None:
+                on = zbl.switch_on(*self._core_radii())
+                functions = [on * f for f in functions]
             if t > 0:
                 lo, hi, log = default_bounds("weight", cutoff)
                 a = P("weight", "a" + sfx, lower=lo, upper=hi, log_scale=log, value=1.0)
@@ -184,14 +288,14 @@ class _Lowering:
         if ref.name is not None:
             if ref.name not in self.named:
                 spec = self.defs[ref.name].spec
-                self.named[ref.name] = self._make_three_body(spec, group, ref.name) \
-                    if isinstance(spec, n.ThreeBody) else self._make_basis(ref.name, spec, group)
+                self.named[ref.name] = self._make_many_body(spec, group, ref.name) \
+                    if isinstance(spec, n.MANY_BODY) else self._make_basis(ref.name, spec, group)
             b = self.named[ref.name]
         else:
             key = ref.spec
             if key not in scope:
-                scope[key] = self._make_three_body(ref.spec, group) \
-                    if isinstance(ref.spec, n.ThreeBody) else \
+                scope[key] = self._make_many_body(ref.spec, group) \
+                    if isinstance(ref.spec, n.MANY_BODY) else \
                     self._make_basis(self._new_label(), ref.spec, group)
             b = scope[key]
         for x in (b, b.radial):
@@ -206,9 +310,14 @@ class _Lowering:
         """Return (tree node, SymPy expression).  ``additive``: this node may own a shift."""
         if isinstance(e, n.Sum):
             children, exprs = [], []
-            for k, t in enumerate(e.terms):
-                g = (k + 1) if group == -1 else group
-                node, ex = self.lower(t, scope, additive and k == 0, g)
+            k = 0          # trainable terms so far: the first owns the shift; top-level groups
+            for t in e.terms:
+                if isinstance(t, n.Core):
+                    node, ex = self._lower_core(t)
+                else:
+                    g = (k + 1) if group == -1 else group
+                    node, ex = self.lower(t, scope, additive and k == 0, g)
+                    k += 1
                 children.append(node)
                 exprs.append(ex)
             self._check_degenerate(children)
@@ -252,6 +361,37 @@ class _Lowering:
         params += shift
         return TermNode(label, kind, basis, layers, params, shift), ex
 
+    def _core_radii(self) -> tuple[float, float]:
+        if self.core_radii is None:
+            if self.core.inner is not None:
+                self.core_radii = (self.core.inner, self.core.outer)
+            else:
+                if not self.all_elements:
+                    raise ModelError("ZBL needs the model's elements (elements = ... in the text, or "
+                                     "--elements)", self.core.pos.line, self.core.pos.column)
+                self.core_radii = zbl.default_radii(self.all_elements)
+            if self.core_radii[1] > self.cutoff:
+                raise ModelError(f"ZBL outer radius {self.core_radii[1]} exceeds the cutoff {self.cutoff}",
+                                 self.core.pos.line, self.core.pos.column)
+        return self.core_radii
+
+    def _lower_core(self, e: n.Core):
+        """The core repulsion as a pair descriptor with coefficient 1: psi_zbl(i) = sum_j V(r_ij)/2,
+        V per unordered element pair; no parameters."""
+        if not self.all_elements:
+            raise ModelError("ZBL needs the model's elements (elements = ... in the text, or --elements)",
+                             e.pos.line, e.pos.column)
+        from ase.data import atomic_numbers
+
+        r_in, r_out = self._core_radii()
+        els = self.all_elements
+        types = [(a, b) for a in range(len(els)) for b in range(a, len(els))] if self.elements else [(0, 0)]
+        by_type = [[zbl.pair_energy(atomic_numbers[els[a]], atomic_numbers[els[b]], r_in, r_out) / 2]
+                   for a, b in types]
+        basis = Basis("zbl", "core", 1, [], by_type, text=expr_text(e), descriptor=True)
+        self.bases.append(basis)
+        return TermNode("zbl", "core", basis, 0, [], []), self._psi(basis)[0]
+
     def _shift(self, owner, group):
         """Shift parameter(s): one, or one per element ``s[X]``; returns (params, symbol in F)."""
         if not self.elements:
@@ -273,6 +413,10 @@ class _Lowering:
     def _index_names(basis: Basis) -> list[str]:
         if basis.kind == "T":
             return [f"{a + 1},{b + 1},P{l}" for a, b, l in basis.triplets]
+        if basis.kind == "A":
+            return [",".join(f"{nn + 1}l{l}" for nn, l in inv) for inv in basis.invariants]
+        if basis.kind == "core":
+            return ["zbl"]
         return [str(nu) for nu in range(1, basis.size + 1)]
 
     def _psi(self, basis: Basis) -> list[sp.Symbol]:
@@ -329,24 +473,23 @@ def lower(model: n.Model, cutoff: float | None = None, elements=None) -> Lowered
     tree, energy = low.lower(model.expr, {}, True, top_group)
     # descriptor layout: pair descriptors (psi index = phi index), then three-body descriptors;
     # the phi array continues with radial functions used only by three-body bases
-    pair_bases = [b for b in low.bases if b.kind != "T"]
+    pair_bases = [b for b in low.bases if not b.many_body]
     phi_order = [b for b in pair_bases if b.descriptor] + [b for b in pair_bases if not b.descriptor]
     offset = 0
     for b in phi_order:
         b.phi_offset = offset
         offset += b.size
-    psi, chi, chi_src, three_body = [], [], [], []
+    psi, chi, chi_src = [], [], []
     for b in phi_order:
         if b.descriptor:
             b.psi_offset = len(psi)
             psi += low._psi(b)
     n_pair_psi = len(psi)
     for b in low.bases:
-        if b.kind == "T":
+        if b.many_body:
             b.psi_offset = len(psi)
             psi += low._psi(b)
-            r0 = b.radial.phi_offset
-            three_body += [(r0 + a, r0 + c, l) for a, c, l in b.triplets]
+    many_body = many_body_table(low.bases, n_pair_psi)
     for b in low.bases:
         if b.chi_offset is not None:
             b.chi_offset = len(chi)
@@ -364,4 +507,16 @@ def lower(model: n.Model, cutoff: float | None = None, elements=None) -> Lowered
     else:
         table = [0]
     return LoweredModel(canonical, rc, els, params, low.bases, psi, chi, chi_src, energy, tree,
-                        low.warnings, energies, list(low.pair_types), table, n_pair_psi, three_body)
+                        low.warnings, energies, list(low.pair_types), table, n_pair_psi, many_body,
+                        next((c for c in _terms(tree) if c.kind == "core"), None))
+
+
+def _terms(node):
+    if isinstance(node, TermNode):
+        yield node
+    elif isinstance(node, SumNode):
+        for c in node.children:
+            yield from _terms(c)
+    else:
+        yield from _terms(node.left)
+        yield from _terms(node.right)

@@ -27,7 +27,7 @@ cdef extern from *:
     #define COMPOT_NPSI 24
     #define COMPOT_NPSI2 6
     #define COMPOT_NPHI 9
-    #define COMPOT_N3 18
+    #define COMPOT_NMB 18
     #define COMPOT_NCHI 0
     #define COMPOT_NB 4
     #define COMPOT_NQ 56
@@ -35,12 +35,56 @@ cdef extern from *:
     #define COMPOT_CUTOFF 5.0
     #define COMPOT_INV_RC 0.2
     static const int compot_chi_src[1] = {0};
+    #define COMPOT_NM 33
     #define COMPOT_LMAX 2
-    /* three-body descriptors psi[NPSI2 + m]: (phi index a, phi index b, Legendre degree l) */
-    static const int compot_t3[54] = {6, 6, 0, 6, 6, 1, 6, 6, 2, 6, 7, 0, 6, 7, 1, 6, 7, 2, 6, 8, 0, 6, 8, 1, 6, 8, 2, 7, 7, 0, 7, 7, 1, 7, 7, 2, 7, 8, 0, 7, 8, 1, 7, 8, 2, 8, 8, 0, 8, 8, 1, 8, 8, 2};
+    #define COMPOT_NLM 9
+    #define COMPOT_NBLOCK 1
+    #define COMPOT_NTERMS 72
+    /* l of each harmonic index lm = l*l + l + m */
+    static const int compot_lm_l[9] = {0, 1, 1, 1, 2, 2, 2, 2, 2};
+    /* moment blocks: largest l, number of radial functions, offset in M, first entry in compot_blk_phi */
+    static const int compot_blk_lmax[1] = {2};
+    static const int compot_blk_n[1] = {3};
+    static const int compot_blk_off[1] = {0};
+    static const int compot_blk_first[1] = {0};
+    static const int compot_blk_phi[3] = {6, 7, 8};
+    #define COMPOT_NSELF 6
+    #define COMPOT_SELF_OFF 27
+    /* self moments S = sum_j phi_a phi_b (three-body bases' j = k terms) */
+    static const int compot_self_a[6] = {6, 6, 6, 7, 7, 8};
+    static const int compot_self_b[6] = {6, 7, 8, 7, 8, 8};
+    /* term table: psi[NPSI2 + k] += coef * M[a] (* M[b]) (* M[c]) */
+    static const int compot_term_k[72] = {0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 6, 6, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 15, 15, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17};
+    static const int compot_term_a[72] = {0, 27, 1, 2, 3, 27, 4, 5, 6, 7, 8, 27, 0, 28, 1, 2, 3, 28, 4, 5, 6, 7, 8, 28, 0, 29, 1, 2, 3, 29, 4, 5, 6, 7, 8, 29, 9, 30, 10, 11, 12, 30, 13, 14, 15, 16, 17, 30, 9, 31, 10, 11, 12, 31, 13, 14, 15, 16, 17, 31, 18, 32, 19, 20, 21, 32, 22, 23, 24, 25, 26, 32};
+    static const int compot_term_b[72] = {0, -1, 1, 2, 3, -1, 4, 5, 6, 7, 8, -1, 9, -1, 10, 11, 12, -1, 13, 14, 15, 16, 17, -1, 18, -1, 19, 20, 21, -1, 22, 23, 24, 25, 26, -1, 9, -1, 10, 11, 12, -1, 13, 14, 15, 16, 17, -1, 18, -1, 19, 20, 21, -1, 22, 23, 24, 25, 26, -1, 18, -1, 19, 20, 21, -1, 22, 23, 24, 25, 26, -1};
+    static const int compot_term_c[72] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+    static const double compot_term_coef[72] = {1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0};
     static const int compot_basis_param[4] = {0, 1, 2, 3};
     /* pair type of species (si, sj): compot_pair_type[si * NSPECIES + sj]; types: one */
     static const int compot_pair_type[1] = {0};
+    /* sparse tangents of the Jacobian (docs/theory.md §5.3) */
+    #define COMPOT_UP_NNZ 78
+    #define COMPOT_VP_NNZ 0
+    #define COMPOT_HPP_NNZ 18
+    #define COMPOT_HPC_NNZ 0
+    #define COMPOT_HCC_NNZ 0
+    #define COMPOT_W_NNZ 150
+    #define COMPOT_V_NNZ 0
+    static const int compot_w_start[25] = {0, 1, 2, 3, 4, 5, 6, 14, 22, 30, 38, 46, 54, 62, 70, 78, 86, 94, 102, 110, 118, 126, 134, 142, 150};
+    static const int compot_w_col[150] = {4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 11, 29, 47, 48, 0, 1, 2, 3, 12, 30, 47, 48, 0, 1, 2, 3, 13, 31, 47, 48, 0, 1, 2, 3, 14, 32, 47, 48, 0, 1, 2, 3, 15, 33, 47, 48, 0, 1, 2, 3, 16, 34, 47, 48, 0, 1, 2, 3, 17, 35, 47, 48, 0, 1, 2, 3, 18, 36, 47, 48, 0, 1, 2, 3, 19, 37, 47, 48, 0, 1, 2, 3, 20, 38, 47, 48, 0, 1, 2, 3, 21, 39, 47, 48, 0, 1, 2, 3, 22, 40, 47, 48, 0, 1, 2, 3, 23, 41, 47, 48, 0, 1, 2, 3, 24, 42, 47, 48, 0, 1, 2, 3, 25, 43, 47, 48, 0, 1, 2, 3, 26, 44, 47, 48, 0, 1, 2, 3, 27, 45, 47, 48, 0, 1, 2, 3, 28, 46, 47, 48};
+    static const int compot_v_start[1] = {0};
+    static const int compot_v_col[1] = {0};
+    static const int compot_up_to_w[78] = {0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 18, 19, 20, 21, 26, 27, 28, 29, 34, 35, 36, 37, 42, 43, 44, 45, 50, 51, 52, 53, 58, 59, 60, 61, 66, 67, 68, 69, 74, 75, 76, 77, 82, 83, 84, 85, 90, 91, 92, 93, 98, 99, 100, 101, 106, 107, 108, 109, 114, 115, 116, 117, 122, 123, 124, 125, 130, 131, 132, 133, 138, 139, 140, 141, 146, 147, 148, 149};
+    static const int compot_vp_to_v[1] = {0};
+    static const int compot_v_to_w[1] = {0};
+    static const int compot_w_basis[96] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 6, 7, 8, 9, 14, 15, 16, 17, 22, 23, 24, 25, 30, 31, 32, 33, 38, 39, 40, 41, 46, 47, 48, 49, 54, 55, 56, 57, 62, 63, 64, 65, 70, 71, 72, 73, 78, 79, 80, 81, 86, 87, 88, 89, 94, 95, 96, 97, 102, 103, 104, 105, 110, 111, 112, 113, 118, 119, 120, 121, 126, 127, 128, 129, 134, 135, 136, 137, 142, 143, 144, 145};
+    static const int compot_v_basis[1] = {0};
+    static const int compot_hpp_row[18] = {6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23};
+    static const int compot_hpp_col[18] = {6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23};
+    static const int compot_hpc_row[1] = {0};
+    static const int compot_hpc_col[1] = {0};
+    static const int compot_hcc_row[1] = {0};
+    static const int compot_hcc_col[1] = {0};
 
     /* cutoff function fc(r) = 1 - 35x^4 + 84x^5 - 70x^6 + 20x^7, x = r/rc, and its derivative */
     static inline void compot_cutoff(const double r, double* fc, double* dfc) {
@@ -423,8 +467,8 @@ cdef extern from *:
         double F = 0.0;
         memset(U, 0, sizeof(double) * 24);
         memset(Fp, 0, sizeof(double) * 49);
-        memset(Up, 0, sizeof(double) * 1176);
-        memset(Hpp, 0, sizeof(double) * 576);
+        memset(Up, 0, sizeof(double) * 78);
+        memset(Hpp, 0, sizeof(double) * 18);
         const double t0 = p[47]*psi[6];
         const double t1 = exp(t0);
         const double t2 = p[11]*t1;
@@ -605,123 +649,153 @@ cdef extern from *:
         Fp[46] = t106;
         Fp[47] = psi[10]*t14 + psi[11]*t17 + psi[12]*t20 + psi[13]*t23 + psi[14]*t26 + psi[15]*t29 + psi[16]*t32 + psi[17]*t35 + psi[18]*t38 + psi[19]*t41 + psi[20]*t44 + psi[21]*t47 + psi[22]*t50 + psi[23]*t53 + psi[6]*t2 + psi[7]*t5 + psi[8]*t8 + psi[9]*t11;
         Fp[48] = psi[10]*t68 + psi[11]*t71 + psi[12]*t74 + psi[13]*t77 + psi[14]*t80 + psi[15]*t83 + psi[16]*t86 + psi[17]*t89 + psi[18]*t92 + psi[19]*t95 + psi[20]*t98 + psi[21]*t101 + psi[22]*t104 + psi[23]*t107 + psi[6]*t56 + psi[7]*t59 + psi[8]*t62 + psi[9]*t65;
+        Up[0] = 1;
+        Up[1] = 1;
+        Up[2] = 1;
+        Up[3] = 1;
         Up[4] = 1;
-        Up[54] = 1;
-        Up[104] = 1;
-        Up[154] = 1;
-        Up[204] = 1;
-        Up[254] = 1;
-        Up[305] = p[47]*t1;
-        Up[323] = p[48]*t55;
-        Up[341] = t0*t2 + t2;
-        Up[342] = t54*t56 + t56;
-        Up[355] = p[47]*t4;
-        Up[373] = p[48]*t58;
-        Up[390] = t3*t5 + t5;
-        Up[391] = t57*t59 + t59;
-        Up[405] = p[47]*t7;
-        Up[423] = p[48]*t61;
-        Up[439] = t6*t8 + t8;
-        Up[440] = t60*t62 + t62;
-        Up[455] = p[47]*t10;
-        Up[473] = p[48]*t64;
-        Up[488] = t11*t9 + t11;
-        Up[489] = t63*t65 + t65;
-        Up[505] = p[47]*t13;
-        Up[523] = p[48]*t67;
-        Up[537] = t12*t14 + t14;
-        Up[538] = t66*t68 + t68;
-        Up[555] = p[47]*t16;
-        Up[573] = p[48]*t70;
-        Up[586] = t15*t17 + t17;
-        Up[587] = t69*t71 + t71;
-        Up[605] = p[47]*t19;
-        Up[623] = p[48]*t73;
-        Up[635] = t18*t20 + t20;
-        Up[636] = t72*t74 + t74;
-        Up[655] = p[47]*t22;
-        Up[673] = p[48]*t76;
-        Up[684] = t21*t23 + t23;
-        Up[685] = t75*t77 + t77;
-        Up[705] = p[47]*t25;
-        Up[723] = p[48]*t79;
-        Up[733] = t24*t26 + t26;
-        Up[734] = t78*t80 + t80;
-        Up[755] = p[47]*t28;
-        Up[773] = p[48]*t82;
-        Up[782] = t27*t29 + t29;
-        Up[783] = t81*t83 + t83;
-        Up[805] = p[47]*t31;
-        Up[823] = p[48]*t85;
-        Up[831] = t30*t32 + t32;
-        Up[832] = t84*t86 + t86;
-        Up[855] = p[47]*t34;
-        Up[873] = p[48]*t88;
-        Up[880] = t33*t35 + t35;
-        Up[881] = t87*t89 + t89;
-        Up[905] = p[47]*t37;
-        Up[923] = p[48]*t91;
-        Up[929] = t36*t38 + t38;
-        Up[930] = t90*t92 + t92;
-        Up[955] = p[47]*t40;
-        Up[973] = p[48]*t94;
-        Up[978] = t39*t41 + t41;
-        Up[979] = t93*t95 + t95;
-        Up[1005] = p[47]*t43;
-        Up[1023] = p[48]*t97;
-        Up[1027] = t42*t44 + t44;
-        Up[1028] = t96*t98 + t98;
-        Up[1055] = p[47]*t46;
-        Up[1073] = p[48]*t100;
-        Up[1076] = t45*t47 + t47;
-        Up[1077] = t101*t99 + t101;
-        Up[1105] = p[47]*t49;
-        Up[1123] = p[48]*t103;
-        Up[1125] = t48*t50 + t50;
-        Up[1126] = t102*t104 + t104;
-        Up[1155] = p[47]*t52;
-        Up[1173] = p[48]*t106;
-        Up[1174] = t51*t53 + t53;
-        Up[1175] = t105*t107 + t107;
-        Hpp[150] = t108*t2 + t109*t56;
-        Hpp[175] = t108*t5 + t109*t59;
-        Hpp[200] = t108*t8 + t109*t62;
-        Hpp[225] = t108*t11 + t109*t65;
-        Hpp[250] = t108*t14 + t109*t68;
-        Hpp[275] = t108*t17 + t109*t71;
-        Hpp[300] = t108*t20 + t109*t74;
-        Hpp[325] = t108*t23 + t109*t77;
-        Hpp[350] = t108*t26 + t109*t80;
-        Hpp[375] = t108*t29 + t109*t83;
-        Hpp[400] = t108*t32 + t109*t86;
-        Hpp[425] = t108*t35 + t109*t89;
-        Hpp[450] = t108*t38 + t109*t92;
-        Hpp[475] = t108*t41 + t109*t95;
-        Hpp[500] = t108*t44 + t109*t98;
-        Hpp[525] = t101*t109 + t108*t47;
-        Hpp[550] = t104*t109 + t108*t50;
-        Hpp[575] = t107*t109 + t108*t53;
+        Up[5] = 1;
+        Up[6] = p[47]*t1;
+        Up[7] = p[48]*t55;
+        Up[8] = t0*t2 + t2;
+        Up[9] = t54*t56 + t56;
+        Up[10] = p[47]*t4;
+        Up[11] = p[48]*t58;
+        Up[12] = t3*t5 + t5;
+        Up[13] = t57*t59 + t59;
+        Up[14] = p[47]*t7;
+        Up[15] = p[48]*t61;
+        Up[16] = t6*t8 + t8;
+        Up[17] = t60*t62 + t62;
+        Up[18] = p[47]*t10;
+        Up[19] = p[48]*t64;
+        Up[20] = t11*t9 + t11;
+        Up[21] = t63*t65 + t65;
+        Up[22] = p[47]*t13;
+        Up[23] = p[48]*t67;
+        Up[24] = t12*t14 + t14;
+        Up[25] = t66*t68 + t68;
+        Up[26] = p[47]*t16;
+        Up[27] = p[48]*t70;
+        Up[28] = t15*t17 + t17;
+        Up[29] = t69*t71 + t71;
+        Up[30] = p[47]*t19;
+        Up[31] = p[48]*t73;
+        Up[32] = t18*t20 + t20;
+        Up[33] = t72*t74 + t74;
+        Up[34] = p[47]*t22;
+        Up[35] = p[48]*t76;
+        Up[36] = t21*t23 + t23;
+        Up[37] = t75*t77 + t77;
+        Up[38] = p[47]*t25;
+        Up[39] = p[48]*t79;
+        Up[40] = t24*t26 + t26;
+        Up[41] = t78*t80 + t80;
+        Up[42] = p[47]*t28;
+        Up[43] = p[48]*t82;
+        Up[44] = t27*t29 + t29;
+        Up[45] = t81*t83 + t83;
+        Up[46] = p[47]*t31;
+        Up[47] = p[48]*t85;
+        Up[48] = t30*t32 + t32;
+        Up[49] = t84*t86 + t86;
+        Up[50] = p[47]*t34;
+        Up[51] = p[48]*t88;
+        Up[52] = t33*t35 + t35;
+        Up[53] = t87*t89 + t89;
+        Up[54] = p[47]*t37;
+        Up[55] = p[48]*t91;
+        Up[56] = t36*t38 + t38;
+        Up[57] = t90*t92 + t92;
+        Up[58] = p[47]*t40;
+        Up[59] = p[48]*t94;
+        Up[60] = t39*t41 + t41;
+        Up[61] = t93*t95 + t95;
+        Up[62] = p[47]*t43;
+        Up[63] = p[48]*t97;
+        Up[64] = t42*t44 + t44;
+        Up[65] = t96*t98 + t98;
+        Up[66] = p[47]*t46;
+        Up[67] = p[48]*t100;
+        Up[68] = t45*t47 + t47;
+        Up[69] = t101*t99 + t101;
+        Up[70] = p[47]*t49;
+        Up[71] = p[48]*t103;
+        Up[72] = t48*t50 + t50;
+        Up[73] = t102*t104 + t104;
+        Up[74] = p[47]*t52;
+        Up[75] = p[48]*t106;
+        Up[76] = t51*t53 + t53;
+        Up[77] = t105*t107 + t107;
+        Hpp[0] = t108*t2 + t109*t56;
+        Hpp[1] = t108*t5 + t109*t59;
+        Hpp[2] = t108*t8 + t109*t62;
+        Hpp[3] = t108*t11 + t109*t65;
+        Hpp[4] = t108*t14 + t109*t68;
+        Hpp[5] = t108*t17 + t109*t71;
+        Hpp[6] = t108*t20 + t109*t74;
+        Hpp[7] = t108*t23 + t109*t77;
+        Hpp[8] = t108*t26 + t109*t80;
+        Hpp[9] = t108*t29 + t109*t83;
+        Hpp[10] = t108*t32 + t109*t86;
+        Hpp[11] = t108*t35 + t109*t89;
+        Hpp[12] = t108*t38 + t109*t92;
+        Hpp[13] = t108*t41 + t109*t95;
+        Hpp[14] = t108*t44 + t109*t98;
+        Hpp[15] = t101*t109 + t108*t47;
+        Hpp[16] = t104*t109 + t108*t50;
+        Hpp[17] = t107*t109 + t108*t53;
         return F;
     }
 
-    /* ---- three-body descriptors (SPEC 3.5), shared by the driver loops and the LAMMPS pair style ---- */
-    /*
-     * psi_m(i) = sum_{j<k} T_m(j,k) P_l(c_jk),  T_m = phi_a(r_ij) phi_b(r_ik) + phi_b(r_ij) phi_a(r_ik),
-     * c_jk = cos(theta_jik), for m = (a, b, l) = compot_t3[3m .. 3m+2] (phi indices and Legendre degree).
-     * This is sum_{j!=k} S_ab(r_ij, r_ik) P_l(c_jk) with the symmetrised S_ab = T_m / 2.  The loops take
-     * one atom at a time with its neighbours (pairs grouped by their first atom). */
-
-    /* Legendre polynomials P_0..P_LMAX and their derivatives at c */
-    static inline void compot_legendre(const double c, double* P, double* dP) {
-        P[0] = 1.0; dP[0] = 0.0;
-    #if COMPOT_LMAX >= 1
-        P[1] = c; dP[1] = 1.0;
-        for (int l = 2; l <= COMPOT_LMAX; l++) {
-            P[l] = ((2 * l - 1) * c * P[l - 1] - (l - 1) * P[l - 2]) / l;
-            dP[l] = dP[l - 2] + (2 * l - 1) * P[l - 1];
-        }
-    #endif
+    /* real harmonics Yhat_lm(u) in Racah's normalisation, l <= 2, index l*l + l + m,
+     * and (dY != NULL) their gradients by u: dY[3 lm + x] */
+    static inline void compot_ylm(const double* u, double* Y, double* dY) {
+        const double y0 = sqrt(3);
+        const double y1 = u[1]*y0;
+        const double y2 = (1.0/2.0)*(u[0]*u[0]);
+        const double y3 = (1.0/2.0)*(u[1]*u[1]);
+        Y[0] = 1;
+        Y[1] = u[1];
+        Y[2] = u[2];
+        Y[3] = u[0];
+        Y[4] = u[0]*y1;
+        Y[5] = u[2]*y1;
+        Y[6] = (u[2]*u[2]) - y2 - y3;
+        Y[7] = u[0]*u[2]*y0;
+        Y[8] = y0*y2 - y0*y3;
+        if (!dY) return;
+        memset(dY, 0, sizeof(double) * 27);
+        const double z0 = sqrt(3);
+        const double z1 = u[1]*z0;
+        const double z2 = u[0]*z0;
+        const double z3 = u[2]*z0;
+        dY[4] = 1;
+        dY[8] = 1;
+        dY[9] = 1;
+        dY[12] = z1;
+        dY[13] = z2;
+        dY[16] = z3;
+        dY[17] = z1;
+        dY[18] = -u[0];
+        dY[19] = -u[1];
+        dY[20] = 2*u[2];
+        dY[21] = z3;
+        dY[23] = z2;
+        dY[24] = z2;
+        dY[25] = -z1;
     }
+
+    /* ---- many-body descriptors from moments (docs/theory.md §3.1, §3.2, §5.1) ----
+     *
+     * Per atom i the moments of its neighbours j (unit vector u, distance r, radial functions g = phi):
+     *   block b:  M[off_b + n NLM_b + lm] = sum_j g_{phi_b[n]}(r_ij) Yhat_lm(u_ij),  l <= lmax_b
+     *   selfs:    M[self_off + p] = sum_j g_a(r_ij) g_b(r_ij)   for the pairs p = (a, b)
+     * and the descriptors as sums of products of moments, from the term table:
+     *   psi[NPSI2 + k] = sum_{terms t of k} coef_t M[a_t] (M[b_t]) (M[c_t])
+     * The adjoint G = sum_k W_k dpsi_k/dM gives the force on neighbour slot s,
+     *   dE/dd_s = sum_a G_a dM_a/dd_s,  dYhat(d/r)/dd = (grad_u Yhat - l Yhat u) / r
+     * (Yhat is homogeneous of degree l, so u . grad_u Yhat = l Yhat). */
 
     /* the neighbours of one atom: unit vectors, distances, pair functions (and their derivatives by
      * the basis parameters when gb != NULL) */
@@ -742,78 +816,165 @@ cdef extern from *:
         free(N->u); free(N->r); free(N->g); free(N->dg); free(N->gb); free(N->dgb);
     }
 
-    /* three-body descriptors of one atom, added to psi3[N3] (and dpsi3[N3*NB] when not NULL) */
-    static void compot_t3_psi(const compot_nbrs* N, double* psi3, double* dpsi3) {
+    /* moments of one atom (M[NM], zeroed here) and, when dM != NULL, their derivatives by the basis
+     * parameters dM[a * NB + e] */
+    static void compot_mb_moments(const compot_nbrs* N, double* M, double* dM) {
         const size_t NPHI = COMPOT_NPHI, NB = COMPOT_NB;
-        double P[COMPOT_LMAX + 1], dP[COMPOT_LMAX + 1];
+        double Y[COMPOT_NLM];
+        memset(M, 0, sizeof(double) * COMPOT_NM);
+        if (dM) memset(dM, 0, sizeof(double) * COMPOT_NM * COMPOT_A(NB));
         for (int s = 0; s < N->m; s++) {
-            const double *us = N->u + 3 * s, *gs = N->g + s * NPHI;
-            for (int t = s + 1; t < N->m; t++) {
-                const double *ut = N->u + 3 * t, *gt = N->g + t * NPHI;
-                compot_legendre(us[0] * ut[0] + us[1] * ut[1] + us[2] * ut[2], P, dP);
-                for (int m = 0; m < COMPOT_N3; m++) {
-                    const int a = compot_t3[3 * m], b = compot_t3[3 * m + 1], l = compot_t3[3 * m + 2];
-                    psi3[m] += (gs[a] * gt[b] + gs[b] * gt[a]) * P[l];
-                    if (dpsi3) {
-                        const double *gbs = N->gb + s * NPHI * NB, *gbt = N->gb + t * NPHI * NB;
-                        for (size_t c = 0; c < NB; c++)
-                            dpsi3[m * NB + c] += (gbs[a * NB + c] * gt[b] + gs[a] * gbt[b * NB + c] +
-                                                  gbs[b * NB + c] * gt[a] + gs[b] * gbt[a * NB + c]) * P[l];
+            const double* g = N->g + s * NPHI;
+            compot_ylm(N->u + 3 * s, Y, NULL);
+            for (int b = 0; b < COMPOT_NBLOCK; b++) {
+                const int nlm = (compot_blk_lmax[b] + 1) * (compot_blk_lmax[b] + 1);
+                for (int n = 0; n < compot_blk_n[b]; n++) {
+                    const int f = compot_blk_phi[compot_blk_first[b] + n];
+                    double* Mn = M + compot_blk_off[b] + n * nlm;
+                    const double gn = g[f];
+                    for (int lm = 0; lm < nlm; lm++) Mn[lm] += gn * Y[lm];
+                    if (dM) {
+                        const double* gbn = N->gb + (s * NPHI + f) * NB;
+                        for (int lm = 0; lm < nlm; lm++)
+                            for (size_t e = 0; e < NB; e++) dM[(compot_blk_off[b] + n * nlm + lm) * NB + e] += gbn[e] * Y[lm];
                     }
+                }
+            }
+            for (int p = 0; p < COMPOT_NSELF; p++) {
+                const int a = compot_self_a[p], c = compot_self_b[p];
+                M[COMPOT_SELF_OFF + p] += g[a] * g[c];
+                if (dM) {
+                    const double *gba = N->gb + (s * NPHI + a) * NB, *gbc = N->gb + (s * NPHI + c) * NB;
+                    for (size_t e = 0; e < NB; e++) dM[(COMPOT_SELF_OFF + p) * NB + e] += gba[e] * g[c] + g[a] * gbc[e];
                 }
             }
         }
     }
 
-    /* dpsi3_m / d(d_s) for every neighbour s of one atom: B[(s*N3 + m)*3 + x], and when dB != NULL its
-     * derivatives by the basis parameters dB[((s*N3 + m)*3 + x)*NB + c] (both zeroed here) */
-    static void compot_t3_grad(const compot_nbrs* N, double* B, double* dB) {
-        const size_t NPHI = COMPOT_NPHI, NB = COMPOT_NB, N3 = COMPOT_N3;
-        double P[COMPOT_LMAX + 1], dP[COMPOT_LMAX + 1];
-        memset(B, 0, sizeof(double) * (size_t)N->m * N3 * 3);
-        if (dB) memset(dB, 0, sizeof(double) * (size_t)N->m * N3 * 3 * NB);
-        for (int s = 0; s < N->m; s++) {
-            const double *us = N->u + 3 * s, *gs = N->g + s * NPHI, *dgs = N->dg + s * NPHI;
-            for (int t = s + 1; t < N->m; t++) {
-                const double *ut = N->u + 3 * t, *gt = N->g + t * NPHI, *dgt = N->dg + t * NPHI;
-                const double c = us[0] * ut[0] + us[1] * ut[1] + us[2] * ut[2];
-                double vs[3], vt[3];   /* d c / d d_s and d c / d d_t */
-                for (int x = 0; x < 3; x++) {
-                    vs[x] = (ut[x] - c * us[x]) / N->r[s];
-                    vt[x] = (us[x] - c * ut[x]) / N->r[t];
+    /* the descriptors B[NMB] (zeroed here) from the moments, and when dM != NULL their derivatives by
+     * the basis parameters dB[k * NB + e] (zeroed here) */
+    static void compot_mb_descriptors(const double* M, const double* dM, double* B, double* dB) {
+        const size_t NB = COMPOT_NB;
+        memset(B, 0, sizeof(double) * COMPOT_NMB);
+        if (dB) memset(dB, 0, sizeof(double) * COMPOT_NMB * COMPOT_A(NB));
+        for (int t = 0; t < COMPOT_NTERMS; t++) {
+            const int k = compot_term_k[t], a = compot_term_a[t], b = compot_term_b[t], c = compot_term_c[t];
+            const double w = compot_term_coef[t];
+            const double mb = b >= 0 ? M[b] : 1.0, mc = c >= 0 ? M[c] : 1.0;
+            B[k] += w * M[a] * mb * mc;
+            if (dB)
+                for (size_t e = 0; e < NB; e++) {
+                    double d = dM[a * NB + e] * mb * mc;
+                    if (b >= 0) d += M[a] * dM[b * NB + e] * mc;
+                    if (c >= 0) d += M[a] * mb * dM[c * NB + e];
+                    dB[k * NB + e] += w * d;
                 }
-                compot_legendre(c, P, dP);
-                for (size_t m = 0; m < N3; m++) {
-                    const int a = compot_t3[3 * m], b = compot_t3[3 * m + 1], l = compot_t3[3 * m + 2];
-                    const double T = gs[a] * gt[b] + gs[b] * gt[a];
-                    const double Ts = dgs[a] * gt[b] + dgs[b] * gt[a];
-                    const double Tt = gs[a] * dgt[b] + gs[b] * dgt[a];
-                    double* Bs = B + (s * N3 + m) * 3;
-                    double* Bt = B + (t * N3 + m) * 3;
-                    for (int x = 0; x < 3; x++) {
-                        Bs[x] += Ts * P[l] * us[x] + T * dP[l] * vs[x];
-                        Bt[x] += Tt * P[l] * ut[x] + T * dP[l] * vt[x];
-                    }
-                    if (dB) {
-                        const double *gbs = N->gb + s * NPHI * NB, *gbt = N->gb + t * NPHI * NB;
-                        const double *dgbs = N->dgb + s * NPHI * NB, *dgbt = N->dgb + t * NPHI * NB;
-                        double* dBs = dB + (s * N3 + m) * 3 * NB;
-                        double* dBt = dB + (t * N3 + m) * 3 * NB;
-                        for (size_t e = 0; e < NB; e++) {
-                            const double dT = gbs[a * NB + e] * gt[b] + gs[a] * gbt[b * NB + e] +
-                                              gbs[b * NB + e] * gt[a] + gs[b] * gbt[a * NB + e];
-                            const double dTs = dgbs[a * NB + e] * gt[b] + dgs[a] * gbt[b * NB + e] +
-                                               dgbs[b * NB + e] * gt[a] + dgs[b] * gbt[a * NB + e];
-                            const double dTt = gbs[a * NB + e] * dgt[b] + gs[a] * dgbt[b * NB + e] +
-                                               gbs[b * NB + e] * dgt[a] + gs[b] * dgbt[a * NB + e];
-                            for (int x = 0; x < 3; x++) {
-                                dBs[x * NB + e] += dTs * P[l] * us[x] + dT * dP[l] * vs[x];
-                                dBt[x * NB + e] += dTt * P[l] * ut[x] + dT * dP[l] * vt[x];
-                            }
-                        }
-                    }
+        }
+    }
+
+    /* the adjoint G[NM] = sum_k W[k] dB_k/dM (zeroed here); with dM != NULL also its derivative along
+     * the basis parameters at fixed W, dG[a * NB + e] (zeroed here) */
+    static void compot_mb_adjoint(const double* M, const double* dM, const double* W, double* G, double* dG) {
+        const size_t NB = COMPOT_NB;
+        memset(G, 0, sizeof(double) * COMPOT_NM);
+        if (dG) memset(dG, 0, sizeof(double) * COMPOT_NM * COMPOT_A(NB));
+        for (int t = 0; t < COMPOT_NTERMS; t++) {
+            const int k = compot_term_k[t], a = compot_term_a[t], b = compot_term_b[t], c = compot_term_c[t];
+            const double w = W[k] * compot_term_coef[t];
+            if (w == 0.0) continue;
+            const double mb = b >= 0 ? M[b] : 1.0, mc = c >= 0 ? M[c] : 1.0;
+            G[a] += w * mb * mc;
+            if (b >= 0) G[b] += w * M[a] * mc;
+            if (c >= 0) G[c] += w * M[a] * mb;
+            if (dG)
+                for (size_t e = 0; e < NB; e++) {
+                    const double da = dM[a * NB + e], db = b >= 0 ? dM[b * NB + e] : 0.0,
+                                 dc = c >= 0 ? dM[c * NB + e] : 0.0;
+                    dG[a * NB + e] += w * (db * mc + mb * dc);
+                    if (b >= 0) dG[b * NB + e] += w * (da * mc + M[a] * dc);
+                    if (c >= 0) dG[c * NB + e] += w * (da * mb + M[a] * db);
+                }
+        }
+    }
+
+    /* dM_a/dd_s (3 per moment, dMs[a * 3 + x]) for neighbour slot s; with dMsq != NULL also their
+     * derivatives by the basis parameters, dMsq[(a * NB + e) * 3 + x] */
+    static void compot_mb_moment_gradients(const compot_nbrs* N, int s, double* dMs, double* dMsq) {
+        const size_t NPHI = COMPOT_NPHI, NB = COMPOT_NB;
+        double Y[COMPOT_NLM], dY[3 * COMPOT_NLM];
+        const double* u = N->u + 3 * s;
+        const double r = N->r[s];
+        const double* g = N->g + s * NPHI;
+        const double* dg = N->dg + s * NPHI;
+        compot_ylm(u, Y, dY);
+        double Q[3 * COMPOT_NLM];   /* d Yhat_lm / dd = (grad_u Yhat - l Yhat u) / r */
+        for (int lm = 0; lm < COMPOT_NLM; lm++)
+            for (int x = 0; x < 3; x++) Q[3 * lm + x] = (dY[3 * lm + x] - compot_lm_l[lm] * Y[lm] * u[x]) / r;
+        for (int b = 0; b < COMPOT_NBLOCK; b++) {
+            const int nlm = (compot_blk_lmax[b] + 1) * (compot_blk_lmax[b] + 1);
+            for (int n = 0; n < compot_blk_n[b]; n++) {
+                const int f = compot_blk_phi[compot_blk_first[b] + n];
+                const int a0 = compot_blk_off[b] + n * nlm;
+                for (int lm = 0; lm < nlm; lm++)
+                    for (int x = 0; x < 3; x++) dMs[(a0 + lm) * 3 + x] = dg[f] * Y[lm] * u[x] + g[f] * Q[3 * lm + x];
+                if (dMsq) {
+                    const double *gb = N->gb + (s * NPHI + f) * NB, *dgb = N->dgb + (s * NPHI + f) * NB;
+                    for (int lm = 0; lm < nlm; lm++)
+                        for (size_t e = 0; e < NB; e++)
+                            for (int x = 0; x < 3; x++)
+                                dMsq[((a0 + lm) * NB + e) * 3 + x] = dgb[e] * Y[lm] * u[x] + gb[e] * Q[3 * lm + x];
                 }
             }
+        }
+        for (int p = 0; p < COMPOT_NSELF; p++) {
+            const int a = compot_self_a[p], c = compot_self_b[p];
+            const double d = dg[a] * g[c] + g[a] * dg[c];
+            for (int x = 0; x < 3; x++) dMs[(COMPOT_SELF_OFF + p) * 3 + x] = d * u[x];
+            if (dMsq) {
+                const double *gba = N->gb + (s * NPHI + a) * NB, *gbc = N->gb + (s * NPHI + c) * NB;
+                const double *dgba = N->dgb + (s * NPHI + a) * NB, *dgbc = N->dgb + (s * NPHI + c) * NB;
+                for (size_t e = 0; e < NB; e++) {
+                    const double q = dgba[e] * g[c] + dg[a] * gbc[e] + gba[e] * dg[c] + g[a] * dgbc[e];
+                    for (int x = 0; x < 3; x++) dMsq[((COMPOT_SELF_OFF + p) * NB + e) * 3 + x] = q * u[x];
+                }
+            }
+        }
+    }
+
+    /* dE/dd_s for every neighbour slot s of one atom (fs[3 s + x]) from the adjoint G: the moment
+     * gradients contracted on the fly, block by block (no NM x 3 array per neighbour) */
+    static void compot_mb_forces(const compot_nbrs* N, const double* G, double* fs) {
+        const size_t NPHI = COMPOT_NPHI;
+        double Y[COMPOT_NLM], dY[3 * COMPOT_NLM];
+        for (int s = 0; s < N->m; s++) {
+            const double* u = N->u + 3 * s;
+            const double r = N->r[s];
+            const double* g = N->g + s * NPHI;
+            const double* dg = N->dg + s * NPHI;
+            compot_ylm(u, Y, dY);
+            double f[3] = {0.0, 0.0, 0.0};
+            for (int b = 0; b < COMPOT_NBLOCK; b++) {
+                const int nlm = (compot_blk_lmax[b] + 1) * (compot_blk_lmax[b] + 1);
+                for (int n = 0; n < compot_blk_n[b]; n++) {
+                    const int fi = compot_blk_phi[compot_blk_first[b] + n];
+                    const double* Gn = G + compot_blk_off[b] + n * nlm;
+                    double gy = 0.0, gl = 0.0, gd[3] = {0.0, 0.0, 0.0};
+                    for (int lm = 0; lm < nlm; lm++) {
+                        gy += Gn[lm] * Y[lm];
+                        gl += Gn[lm] * compot_lm_l[lm] * Y[lm];
+                        gd[0] += Gn[lm] * dY[3 * lm];
+                        gd[1] += Gn[lm] * dY[3 * lm + 1];
+                        gd[2] += Gn[lm] * dY[3 * lm + 2];
+                    }
+                    for (int x = 0; x < 3; x++) f[x] += dg[fi] * gy * u[x] + g[fi] * (gd[x] - gl * u[x]) / r;
+                }
+            }
+            for (int p = 0; p < COMPOT_NSELF; p++) {
+                const int a = compot_self_a[p], c = compot_self_b[p];
+                const double d = G[COMPOT_SELF_OFF + p] * (dg[a] * g[c] + g[a] * dg[c]);
+                for (int x = 0; x < 3; x++) f[x] += d * u[x];
+            }
+            for (int x = 0; x < 3; x++) fs[3 * s + x] = f[x];
         }
     }
 
@@ -853,8 +1014,8 @@ cdef extern from *:
      *   J row 0: dE_total/dtheta; row 1+3i+x: dF_ix/dtheta (row-major, NP columns).  No ghosts.
      *
      * Arrays: phi[NPHI] holds the pair functions of one pair (the first NPSI2 are summed into the pair
-     * descriptors psi[0..NPSI2), the rest are radial functions of three-body bases); psi[NPSI] holds the
-     * pair descriptors followed by the N3 three-body descriptors.
+     * descriptors psi[0..NPSI2), the rest are radial functions of many-body bases); psi[NPSI] holds the
+     * pair descriptors followed by the NMB many-body descriptors.
      */
 
     /* the caller's communication of per-atom values between local atoms and their ghosts */
@@ -870,9 +1031,9 @@ cdef extern from *:
 
     #define COMPOT_PTYPE(k) compot_pair_type[species[pi[k]] * COMPOT_NSPECIES + species[pj[k]]]
 
-    #if COMPOT_N3 > 0
-    /* three-body passes over all atoms (the per-atom work is in compot_t3_psi and compot_t3_grad); the
-     * caller groups the pairs by atom once (compot_group_pairs) for both passes */
+    #if COMPOT_NMB > 0
+    /* many-body passes over the local atoms (the per-atom work is in compot_mb_*); the caller groups
+     * the pairs by atom once (compot_group_pairs) for both passes */
 
     /* pairs within the cutoff grouped by first atom: order[start[i] .. start[i+1]) */
     typedef struct { int* start; int* order; int maxnb; } compot_groups;
@@ -920,70 +1081,63 @@ cdef extern from *:
         }
     }
 
-    /* three-body descriptors of all atoms, added to psi (and dpsi when not NULL) */
-    static int compot_t3_all_psi(int n, const int* species, const compot_groups* G, const int* pi,
+    /* many-body descriptors of the local atoms, added to psi; their moments kept in M (NM per atom);
+     * with dpsi != NULL also the derivatives by the basis parameters (dpsi, and dM: NM * NB per atom) */
+    static int compot_mb_all_psi(int n, const int* species, const compot_groups* G, const int* pi,
                                  const int* pj, const double* d, const double* p, const double* q,
-                                 double* psi, double* dpsi) {
-        const size_t NPSI = COMPOT_NPSI, NB = COMPOT_NB;
+                                 double* psi, double* M, double* dpsi, double* dM) {
+        const size_t NPSI = COMPOT_NPSI, NB = COMPOT_NB, NM = COMPOT_NM;
         compot_nbrs N;
-        if (compot_nbrs_alloc(&N, G->maxnb, dpsi != NULL)) { compot_nbrs_free(&N); return 1; }
-        for (int i = 0; i < n; i++) {
-            compot_nbrs_load(i, G, species, pi, pj, d, p, q, &N);
-            compot_t3_psi(&N, psi + (size_t)i * NPSI + COMPOT_NPSI2,
-                          dpsi ? dpsi + ((size_t)i * NPSI + COMPOT_NPSI2) * NB : NULL);
-        }
-        compot_nbrs_free(&N);
-        return 0;
-    }
-
-    /* three-body forces and virial from the descriptor adjoints W (NPSI per atom); with dW (NPSI*NP per
-     * atom) and J != NULL also the force rows of the Jacobian */
-    static int compot_t3_forces(int n, const int* species, const compot_groups* G, const int* pi,
-                                const int* pj, const double* d, const double* p, const double* q,
-                                const double* W, const double* dW, double* forces, double* virial,
-                                double* J) {
-        const size_t NPSI = COMPOT_NPSI, NB = COMPOT_NB, N3 = COMPOT_N3, NP = COMPOT_NP;
-        compot_nbrs N;
-        const int jac = J != NULL;
-        const size_t M = (size_t)COMPOT_A(G->maxnb);
-        double* B = (double*)malloc(sizeof(double) * M * N3 * 3);
-        double* dB = jac ? (double*)malloc(sizeof(double) * M * N3 * 3 * COMPOT_A(NB)) : NULL;
-        double* gk = (double*)malloc(sizeof(double) * COMPOT_A(NP));
-        if (compot_nbrs_alloc(&N, G->maxnb, jac) || !B || !gk || (jac && !dB)) {
-            compot_nbrs_free(&N); free(B); free(dB); free(gk);
+        double B[COMPOT_NMB];
+        double* dB = dpsi ? (double*)malloc(sizeof(double) * COMPOT_NMB * COMPOT_A(NB)) : NULL;
+        if (compot_nbrs_alloc(&N, G->maxnb, dpsi != NULL) || (dpsi && !dB)) {
+            compot_nbrs_free(&N); free(dB);
             return 1;
         }
         for (int i = 0; i < n; i++) {
             compot_nbrs_load(i, G, species, pi, pj, d, p, q, &N);
-            compot_t3_grad(&N, B, dB);
-            const double* W3 = W + (size_t)i * NPSI + COMPOT_NPSI2;
-            const double* dW3 = jac ? dW + ((size_t)i * NPSI + COMPOT_NPSI2) * NP : NULL;
+            double* Mi = M + (size_t)i * NM;
+            double* dMi = dpsi ? dM + (size_t)i * NM * NB : NULL;
+            compot_mb_moments(&N, Mi, dMi);
+            compot_mb_descriptors(Mi, dMi, B, dB);
+            double* psi_i = psi + (size_t)i * NPSI + COMPOT_NPSI2;
+            for (int k = 0; k < COMPOT_NMB; k++) psi_i[k] += B[k];
+            if (dpsi) {
+                double* dpsi_i = dpsi + ((size_t)i * NPSI + COMPOT_NPSI2) * NB;
+                for (size_t x = 0; x < COMPOT_NMB * NB; x++) dpsi_i[x] += dB[x];
+            }
+        }
+        compot_nbrs_free(&N);
+        free(dB);
+        return 0;
+    }
+
+    /* many-body forces and virial from the descriptor adjoints W (NPSI per atom) and the moments M */
+    static int compot_mb_forces_all(int n, const int* species, const compot_groups* G, const int* pi,
+                                    const int* pj, const double* d, const double* p, const double* q,
+                                    const double* W, const double* M, double* forces, double* virial) {
+        const size_t NPSI = COMPOT_NPSI, NM = COMPOT_NM;
+        compot_nbrs N;
+        double* fs = (double*)malloc(sizeof(double) * 3 * (size_t)COMPOT_A(G->maxnb));
+        double Gm[COMPOT_NM];
+        if (compot_nbrs_alloc(&N, G->maxnb, 0) || !fs) { compot_nbrs_free(&N); free(fs); return 1; }
+        for (int i = 0; i < n; i++) {
+            compot_nbrs_load(i, G, species, pi, pj, d, p, q, &N);
+            compot_mb_adjoint(M + (size_t)i * NM, NULL, W + (size_t)i * NPSI + COMPOT_NPSI2, Gm, NULL);
+            compot_mb_forces(&N, Gm, fs);
             for (int s = 0; s < N.m; s++) {
                 const int k = G->order[G->start[i] + s], j = pj[k];
-                const double* Bs = B + (size_t)s * N3 * 3;
                 for (int x = 0; x < 3; x++) {
-                    double f = 0.0;
-                    for (size_t m = 0; m < N3; m++) f += W3[m] * Bs[m * 3 + x];
-                    if (forces) { forces[3 * i + x] += f; forces[3 * j + x] -= f; }
+                    const double f = fs[3 * s + x];
+                    forces[3 * i + x] += f;
+                    forces[3 * j + x] -= f;
                     if (virial)
                         for (int y = 0; y < 3; y++) virial[3 * y + x] += d[3 * k + y] * f;
-                    if (!jac) continue;
-                    for (size_t t = 0; t < NP; t++) gk[t] = 0.0;
-                    for (size_t m = 0; m < N3; m++) {
-                        const double b = Bs[m * 3 + x];
-                        const double* dWm = dW3 + m * NP;
-                        for (size_t t = 0; t < NP; t++) gk[t] += dWm[t] * b;
-                        const double* dBm = dB + ((size_t)s * N3 * 3 + m * 3 + x) * NB;
-                        for (size_t e = 0; e < NB; e++) gk[compot_basis_param[e]] += W3[m] * dBm[e];
-                    }
-                    double* Ji = J + (1 + 3 * (size_t)i + x) * NP;
-                    double* Jj = J + (1 + 3 * (size_t)j + x) * NP;
-                    for (size_t t = 0; t < NP; t++) { Ji[t] += gk[t]; Jj[t] -= gk[t]; }
                 }
             }
         }
         compot_nbrs_free(&N);
-        free(B); free(dB); free(gk);
+        free(fs);
         return 0;
     }
     #endif
@@ -1008,11 +1162,13 @@ cdef extern from *:
                 for (size_t a = 0; a < COMPOT_NPSI2; a++) psi_i[a] += phi[a];
             }
         }
-    #if COMPOT_N3 > 0
+    #if COMPOT_NMB > 0
         compot_groups G;
-        const int status = compot_group_pairs(n, npairs, pi, d, &G) ||
-                           compot_t3_all_psi(n, species, &G, pi, pj, d, p, q, psi, NULL);
-        compot_groups_free(&G);
+        double* M = (double*)malloc(sizeof(double) * (size_t)COMPOT_A(n) * COMPOT_NM);
+        const int status = !M || compot_group_pairs(n, npairs, pi, d, &G) ||
+                           compot_mb_all_psi(n, species, &G, pi, pj, d, p, q, psi, M, NULL, NULL);
+        if (M) compot_groups_free(&G);
+        free(M);
         if (status) return 1;
     #endif
         if (NCHI > 0) {
@@ -1197,10 +1353,11 @@ cdef extern from *:
         }
         if (COMPOT_NPSI2 > 0) compot_reduce(psi, bufs, nt, stride, (size_t)nlocal * NPSI);
         int status = 0;
-    #if COMPOT_N3 > 0
-        compot_groups G;
-        status = compot_group_pairs(nlocal, npairs, pi, d, &G) ||
-                 compot_t3_all_psi(nlocal, species, &G, pi, pj, d, p, q, psi, NULL);
+    #if COMPOT_NMB > 0
+        compot_groups G = {NULL, NULL, 0};
+        double* M = (double*)malloc(sizeof(double) * (size_t)COMPOT_A(nlocal) * COMPOT_NM);
+        status = !M || compot_group_pairs(nlocal, npairs, pi, d, &G) ||
+                 compot_mb_all_psi(nlocal, species, &G, pi, pj, d, p, q, psi, M, NULL, NULL);
         if (status) goto done;
     #endif
         /* the ghosts' descriptors, which the N operator needs */
@@ -1269,10 +1426,11 @@ cdef extern from *:
         compot_reduce(forces, bufs, nt, stride, 3 * N);
         for (int t = 1; t < nt; t++)
             for (int x = 0; x < 9; x++) vir0[x] += bufs[(size_t)(t - 1) * stride + N * width + x];
-    #if COMPOT_N3 > 0
-        status = compot_t3_forces(nlocal, species, &G, pi, pj, d, p, q, U, NULL, forces, vir0, NULL);
+    #if COMPOT_NMB > 0
+        status = compot_mb_forces_all(nlocal, species, &G, pi, pj, d, p, q, U, M, forces, vir0);
     done:
         compot_groups_free(&G);
+        free(M);
     #endif
         if (virial)
             for (int x = 0; x < 9; x++) virial[x] += vir0[x];
@@ -1289,35 +1447,56 @@ cdef extern from *:
                                        energies, forces, virial);
     }
 
+
+    /* ---- the parameter Jacobian (forward mode over the parameters; docs/theory.md §5.3) ----
+     * The tangents of the adjoints are sparse: dW(i)[a] = d W_a(i) / d theta has non-zero entries only
+     * in the columns compot_w_col[compot_w_start[a] .. compot_w_start[a+1]) (the parameters that meet
+     * descriptor a), dV(i)[c] in compot_v_col[compot_v_start[c] ..); both are stored packed. */
+
+    /* add val * u (the unit vector, or minus it) to the three force rows of an atom, column t */
+    #define COMPOT_JROWS(Jr, t, val, u) do { const double v_ = (val); (Jr)[(t)] += v_ * (u)[0]; (Jr)[NP + (t)] += v_ * (u)[1]; (Jr)[2 * NP + (t)] += v_ * (u)[2]; } while (0)
+
     static int compot_jacobian(int n, const int* species, int npairs, const int* pi, const int* pj,
                                const double* d, const double* p, double* J, double* energies,
                                double* forces)
     {
-        const size_t NP = COMPOT_NP, NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI, NB = COMPOT_NB;
+        const size_t NP = COMPOT_NP, NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI, NB = COMPOT_NB, N = (size_t)n;
+        const size_t WN = COMPOT_W_NNZ, VN = COMPOT_V_NNZ;
         double q[COMPOT_A(COMPOT_NQ)];
         double phi[COMPOT_A(COMPOT_NPHI)], dphi[COMPOT_A(COMPOT_NPHI)];
         double phi_b[COMPOT_A(COMPOT_NPHI * COMPOT_NB)], dphi_b[COMPOT_A(COMPOT_NPHI * COMPOT_NB)];
-        double Fp[COMPOT_A(COMPOT_NP)], gk[COMPOT_A(COMPOT_NP)];
-        double* psi = (double*)calloc((size_t)n * COMPOT_A(NPSI), sizeof(double));
-        double* chi = (double*)calloc((size_t)n * COMPOT_A(NCHI), sizeof(double));
-        double* U = (double*)calloc((size_t)n * COMPOT_A(NPSI), sizeof(double));
-        double* V = (double*)calloc((size_t)n * COMPOT_A(NCHI), sizeof(double));
-        double* dpsi = (double*)calloc((size_t)n * COMPOT_A(NPSI * NB), sizeof(double));
-        double* dchi = (double*)calloc((size_t)n * COMPOT_A(NCHI * NB), sizeof(double));
-        double* dU = (double*)calloc((size_t)n * COMPOT_A(NPSI * NP), sizeof(double));
-        double* dV = (double*)calloc((size_t)n * COMPOT_A(NCHI * NP), sizeof(double));
-        double* Up = (double*)calloc(COMPOT_A(NPSI * NP), sizeof(double));
-        double* Vp = (double*)calloc(COMPOT_A(NCHI * NP), sizeof(double));
-        double* Hpp = (double*)calloc(COMPOT_A(NPSI * NPSI), sizeof(double));
-        double* Hpc = (double*)calloc(COMPOT_A(NPSI * NCHI), sizeof(double));
-        double* Hcc = (double*)calloc(COMPOT_A(NCHI * NCHI), sizeof(double));
+        double* Fp = (double*)malloc(sizeof(double) * COMPOT_A(NP));
+        double* Up = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_UP_NNZ));
+        double* Vp = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_VP_NNZ));
+        double* Hpp = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_HPP_NNZ));
+        double* Hpc = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_HPC_NNZ));
+        double* Hcc = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_HCC_NNZ));
+        double* psi = (double*)calloc(N * COMPOT_A(NPSI), sizeof(double));
+        double* chi = (double*)calloc(N * COMPOT_A(NCHI), sizeof(double));
+        double* U = (double*)calloc(N * COMPOT_A(NPSI), sizeof(double));
+        double* V = (double*)calloc(N * COMPOT_A(NCHI), sizeof(double));
+        double* dpsi = (double*)calloc(N * COMPOT_A(NPSI * NB), sizeof(double));
+        double* dchi = (double*)calloc(N * COMPOT_A(NCHI * NB), sizeof(double));
+        double* dW = (double*)calloc(N * COMPOT_A(WN), sizeof(double));
+        double* dV = (double*)calloc(N * COMPOT_A(VN), sizeof(double));
         int status = 0;
-        if (!psi || !chi || !U || !V || !dpsi || !dchi || !dU || !dV || !Up || !Vp || !Hpp || !Hpc || !Hcc) {
+    #if COMPOT_NMB > 0
+        compot_groups G = {NULL, NULL, 0};
+        compot_nbrs Nb = {0, NULL, NULL, NULL, NULL, NULL, NULL};
+        double* M = (double*)malloc(sizeof(double) * COMPOT_A(N) * COMPOT_NM);
+        double* dM = (double*)malloc(sizeof(double) * COMPOT_A(N) * COMPOT_NM * COMPOT_A(NB));
+        double* Gm = (double*)malloc(sizeof(double) * COMPOT_NM * (1 + COMPOT_A(NB)));
+        double* dMs = (double*)malloc(sizeof(double) * COMPOT_NM * 3 * (1 + COMPOT_A(NB)));
+        double* D = (double*)malloc(sizeof(double) * COMPOT_NMB * 3);
+        if (!M || !dM || !Gm || !dMs || !D) status = 1;
+    #endif
+        if (!Fp || !Up || !Vp || !Hpp || !Hpc || !Hcc || !psi || !chi || !U || !V || !dpsi || !dchi ||
+            !dW || !dV || status) {
             status = 1;
             goto done;
         }
         compot_precompute(p, q);
-        memset(J, 0, sizeof(double) * (1 + 3 * (size_t)n) * NP);
+        memset(J, 0, sizeof(double) * (1 + 3 * N) * NP);
         /* pass 1: psi and dpsi/dq (basis parameters only) */
         for (int k = 0; k < (COMPOT_NPSI2 > 0 ? npairs : 0); k++) {
             const double r = compot_norm(d + 3 * k);
@@ -1327,11 +1506,10 @@ cdef extern from *:
             for (size_t a = 0; a < COMPOT_NPSI2; a++) psi[i * NPSI + a] += phi[a];
             for (size_t a = 0; a < COMPOT_NPSI2 * NB; a++) dpsi[i * NPSI * NB + a] += phi_b[a];
         }
-    #if COMPOT_N3 > 0
-        compot_groups G;
+    #if COMPOT_NMB > 0
         if (compot_group_pairs(n, npairs, pi, d, &G) ||
-            compot_t3_all_psi(n, species, &G, pi, pj, d, p, q, psi, dpsi)) {
-            compot_groups_free(&G);
+            compot_mb_all_psi(n, species, &G, pi, pj, d, p, q, psi, M, dpsi, dM) ||
+            compot_nbrs_alloc(&Nb, G.maxnb, 1)) {
             status = 1;
             goto done;
         }
@@ -1352,39 +1530,40 @@ cdef extern from *:
                 }
             }
         }
-        /* atoms: energy row, and tangents dU/dtheta, dV/dtheta */
-        for (int ii = 0; ii < n; ii++) {
-            const size_t i = ii;
+        /* atoms: energy row, and the tangents dW (= dU so far) and dV */
+        for (size_t i = 0; i < N; i++) {
             double* U_i = U + i * NPSI;
             double* V_i = V + i * NCHI;
             const double* dpsi_i = dpsi + i * NPSI * NB;
             const double* dchi_i = dchi + i * NCHI * NB;
+            double* dW_i = dW + i * WN;
+            double* dV_i = dV + i * VN;
             const double e = compot_atom_jac(psi + i * NPSI, chi + i * NCHI, p, species[i], U_i, V_i, Fp,
                                              Up, Vp, Hpp, Hpc, Hcc);
             if (energies) energies[i] = e;
             for (size_t t = 0; t < NP; t++) J[t] += Fp[t];
-            double* dU_i = dU + i * NPSI * NP;
-            double* dV_i = dV + i * NCHI * NP;
-            memcpy(dU_i, Up, sizeof(double) * NPSI * NP);
-            memcpy(dV_i, Vp, sizeof(double) * NCHI * NP);
             for (size_t b = 0; b < NB; b++) {
-                const size_t t = compot_basis_param[b];
                 double acc = 0.0;
                 for (size_t a = 0; a < NPSI; a++) acc += U_i[a] * dpsi_i[a * NB + b];
                 for (size_t c = 0; c < NCHI; c++) acc += V_i[c] * dchi_i[c * NB + b];
-                J[t] += acc;
-                for (size_t a = 0; a < NPSI; a++) {
-                    double s = 0.0;
-                    for (size_t c = 0; c < NPSI; c++) s += Hpp[a * NPSI + c] * dpsi_i[c * NB + b];
-                    for (size_t c = 0; c < NCHI; c++) s += Hpc[a * NCHI + c] * dchi_i[c * NB + b];
-                    dU_i[a * NP + t] += s;
+                J[compot_basis_param[b]] += acc;
+            }
+            for (int e2 = 0; e2 < COMPOT_UP_NNZ; e2++) dW_i[compot_up_to_w[e2]] += Up[e2];
+            for (int e2 = 0; e2 < COMPOT_VP_NNZ; e2++) dV_i[compot_vp_to_v[e2]] += Vp[e2];
+            for (int e2 = 0; e2 < COMPOT_HPP_NNZ; e2++) {
+                const int a = compot_hpp_row[e2], b2 = compot_hpp_col[e2];
+                for (size_t b = 0; b < NB; b++) dW_i[compot_w_basis[a * NB + b]] += Hpp[e2] * dpsi_i[b2 * NB + b];
+            }
+            for (int e2 = 0; e2 < COMPOT_HPC_NNZ; e2++) {
+                const int a = compot_hpc_row[e2], c = compot_hpc_col[e2];
+                for (size_t b = 0; b < NB; b++) {
+                    dW_i[compot_w_basis[a * NB + b]] += Hpc[e2] * dchi_i[c * NB + b];
+                    dV_i[compot_v_basis[c * NB + b]] += Hpc[e2] * dpsi_i[a * NB + b];
                 }
-                for (size_t c = 0; c < NCHI; c++) {
-                    double s = 0.0;
-                    for (size_t a = 0; a < NPSI; a++) s += Hpc[a * NCHI + c] * dpsi_i[a * NB + b];
-                    for (size_t e2 = 0; e2 < NCHI; e2++) s += Hcc[c * NCHI + e2] * dchi_i[e2 * NB + b];
-                    dV_i[c * NP + t] += s;
-                }
+            }
+            for (int e2 = 0; e2 < COMPOT_HCC_NNZ; e2++) {
+                const int c = compot_hcc_row[e2], c2 = compot_hcc_col[e2];
+                for (size_t b = 0; b < NB; b++) dV_i[compot_v_basis[c * NB + b]] += Hcc[e2] * dchi_i[c2 * NB + b];
             }
         }
         /* W = U + sum_i V(i) fc(r_ij), and its tangent (both in place) */
@@ -1396,32 +1575,40 @@ cdef extern from *:
                 compot_cutoff(r, &fc, &dfc);
                 const size_t i = pi[k], j = pj[k];
                 for (size_t c = 0; c < NCHI; c++) {
-                    const size_t a = compot_chi_src[c];
-                    U[j * NPSI + a] += fc * V[i * NCHI + c];
-                    double* dW = dU + (j * NPSI + a) * NP;
-                    const double* dVc = dV + (i * NCHI + c) * NP;
-                    for (size_t t = 0; t < NP; t++) dW[t] += fc * dVc[t];
+                    U[j * NPSI + compot_chi_src[c]] += fc * V[i * NCHI + c];
+                    for (int e2 = compot_v_start[c]; e2 < compot_v_start[c + 1]; e2++)
+                        dW[j * WN + compot_v_to_w[e2]] += fc * dV[i * VN + e2];
                 }
             }
         }
-        /* pass 3: force rows */
-        if (forces) memset(forces, 0, sizeof(double) * 3 * (size_t)n);
+        /* pass 3: pair force rows */
+        if (forces) memset(forces, 0, sizeof(double) * 3 * N);
         for (int k = 0; k < npairs; k++) {
             const double* dk = d + 3 * k;
             const double r = compot_norm(dk);
             if (r >= COMPOT_CUTOFF) continue;
             const size_t i = pi[k], j = pj[k];
             compot_pair_jac(r, COMPOT_PTYPE(k), p, q, phi, dphi, phi_b, dphi_b);
+            const double u[3] = {dk[0] / r, dk[1] / r, dk[2] / r};
+            const double mu[3] = {-u[0], -u[1], -u[2]};
+            double* Ji = J + (1 + 3 * i) * NP;
+            double* Jj = J + (1 + 3 * j) * NP;
             const double* W_i = U + i * NPSI;
-            const double* dW_i = dU + i * NPSI * NP;
+            const double* dW_i = dW + i * WN;
             double g = 0.0;
-            for (size_t t = 0; t < NP; t++) gk[t] = 0.0;
             for (size_t a = 0; a < COMPOT_NPSI2; a++) {
                 g += W_i[a] * dphi[a];
-                const double da = dphi[a];
-                const double* dWa = dW_i + a * NP;
-                for (size_t t = 0; t < NP; t++) gk[t] += dWa[t] * da;
-                for (size_t b = 0; b < NB; b++) gk[compot_basis_param[b]] += W_i[a] * dphi_b[a * NB + b];
+                for (int e2 = compot_w_start[a]; e2 < compot_w_start[a + 1]; e2++) {
+                    const double v = dW_i[e2] * dphi[a];
+                    COMPOT_JROWS(Ji, compot_w_col[e2], v, u);
+                    COMPOT_JROWS(Jj, compot_w_col[e2], v, mu);
+                }
+            }
+            for (size_t b = 0; b < NB; b++) {
+                double v = 0.0;
+                for (size_t a = 0; a < COMPOT_NPSI2; a++) v += W_i[a] * dphi_b[a * NB + b];
+                COMPOT_JROWS(Ji, compot_basis_param[b], v, u);
+                COMPOT_JROWS(Jj, compot_basis_param[b], v, mu);
             }
             if (NCHI > 0) {
                 double fc, dfc, h = 0.0;
@@ -1430,28 +1617,85 @@ cdef extern from *:
                     const size_t a = compot_chi_src[c];
                     const double vic = V[i * NCHI + c], pj_a = psi[j * NPSI + a];
                     h += vic * pj_a;
-                    const double* dVc = dV + (i * NCHI + c) * NP;
-                    for (size_t t = 0; t < NP; t++) gk[t] += dfc * dVc[t] * pj_a;
-                    for (size_t b = 0; b < NB; b++)
-                        gk[compot_basis_param[b]] += dfc * vic * dpsi[(j * NPSI + a) * NB + b];
+                    for (int e2 = compot_v_start[c]; e2 < compot_v_start[c + 1]; e2++) {
+                        const double v = dfc * dV[i * VN + e2] * pj_a;
+                        COMPOT_JROWS(Ji, compot_v_col[e2], v, u);
+                        COMPOT_JROWS(Jj, compot_v_col[e2], v, mu);
+                    }
+                    for (size_t b = 0; b < NB; b++) {
+                        const double v = dfc * vic * dpsi[(j * NPSI + a) * NB + b];
+                        COMPOT_JROWS(Ji, compot_basis_param[b], v, u);
+                        COMPOT_JROWS(Jj, compot_basis_param[b], v, mu);
+                    }
                 }
                 g += dfc * h;
             }
-            for (int x = 0; x < 3; x++) {
-                const double u = dk[x] / r;
-                if (forces) { forces[3 * i + x] += g * u; forces[3 * j + x] -= g * u; }
-                double* Ji = J + (1 + 3 * i + x) * NP;
-                double* Jj = J + (1 + 3 * j + x) * NP;
-                for (size_t t = 0; t < NP; t++) { Ji[t] += gk[t] * u; Jj[t] -= gk[t] * u; }
+            if (forces)
+                for (int x = 0; x < 3; x++) { forces[3 * i + x] += g * u[x]; forces[3 * j + x] -= g * u[x]; }
+        }
+    #if COMPOT_NMB > 0
+        /* many-body force rows: dE/dd_s = sum_a G_a dM_a/dd_s, G = sum_k W_k dB_k/dM, so
+         * d/dtheta = sum_k dW_k/dtheta dB_k/dd_s  (+ for basis parameters: the moments' own change) */
+        for (size_t i = 0; i < N; i++) {
+            const double* Mi = M + i * COMPOT_NM;
+            const double* dMi = dM + i * COMPOT_NM * NB;
+            const double* W3 = U + i * NPSI + COMPOT_NPSI2;
+            const double* dW_i = dW + i * WN;
+            double* Gq = Gm + COMPOT_NM;
+            double* dMsq = dMs + COMPOT_NM * 3;
+            compot_nbrs_load((int)i, &G, species, pi, pj, d, p, q, &Nb);
+            compot_mb_adjoint(Mi, dMi, W3, Gm, NB ? Gq : NULL);
+            double* Ji = J + (1 + 3 * i) * NP;
+            for (int s = 0; s < Nb.m; s++) {
+                const int k = G.order[G.start[i] + s];
+                const size_t j = pj[k];
+                double* Jj = J + (1 + 3 * j) * NP;
+                compot_mb_moment_gradients(&Nb, s, dMs, NB ? dMsq : NULL);
+                /* D_k = dB_k/dd_s from the term table */
+                memset(D, 0, sizeof(double) * COMPOT_NMB * 3);
+                for (int t = 0; t < COMPOT_NTERMS; t++) {
+                    const int kk = compot_term_k[t], a = compot_term_a[t], b = compot_term_b[t], c = compot_term_c[t];
+                    const double w = compot_term_coef[t];
+                    const double mb = b >= 0 ? Mi[b] : 1.0, mc = c >= 0 ? Mi[c] : 1.0;
+                    for (int x = 0; x < 3; x++) {
+                        double v = dMs[a * 3 + x] * mb * mc;
+                        if (b >= 0) v += Mi[a] * dMs[b * 3 + x] * mc;
+                        if (c >= 0) v += Mi[a] * mb * dMs[c * 3 + x];
+                        D[kk * 3 + x] += w * v;
+                    }
+                }
+                double f[3] = {0.0, 0.0, 0.0};
+                for (int kk = 0; kk < COMPOT_NMB; kk++) {
+                    const double* Dk = D + kk * 3;
+                    for (int x = 0; x < 3; x++) f[x] += W3[kk] * Dk[x];
+                    const size_t a = COMPOT_NPSI2 + kk;
+                    for (int e2 = compot_w_start[a]; e2 < compot_w_start[a + 1]; e2++) {
+                        const int t = compot_w_col[e2];
+                        const double v = dW_i[e2];
+                        for (int x = 0; x < 3; x++) { Ji[x * NP + t] += v * Dk[x]; Jj[x * NP + t] -= v * Dk[x]; }
+                    }
+                }
+                for (size_t e = 0; e < NB; e++) {
+                    double v[3] = {0.0, 0.0, 0.0};
+                    for (int a = 0; a < COMPOT_NM; a++)
+                        for (int x = 0; x < 3; x++)
+                            v[x] += Gq[a * NB + e] * dMs[a * 3 + x] + Gm[a] * dMsq[(a * NB + e) * 3 + x];
+                    const int t = compot_basis_param[e];
+                    for (int x = 0; x < 3; x++) { Ji[x * NP + t] += v[x]; Jj[x * NP + t] -= v[x]; }
+                }
+                if (forces)
+                    for (int x = 0; x < 3; x++) { forces[3 * i + x] += f[x]; forces[3 * j + x] -= f[x]; }
             }
         }
-    #if COMPOT_N3 > 0
-        status = compot_t3_forces(n, species, &G, pi, pj, d, p, q, U, dU, forces, NULL, J);
-        compot_groups_free(&G);
     #endif
     done:
-        free(psi); free(chi); free(U); free(V); free(dpsi); free(dchi); free(dU); free(dV);
-        free(Up); free(Vp); free(Hpp); free(Hpc); free(Hcc);
+    #if COMPOT_NMB > 0
+        compot_groups_free(&G);
+        compot_nbrs_free(&Nb);
+        free(M); free(dM); free(Gm); free(dMs); free(D);
+    #endif
+        free(Fp); free(Up); free(Vp); free(Hpp); free(Hpc); free(Hcc);
+        free(psi); free(chi); free(U); free(V); free(dpsi); free(dchi); free(dW); free(dV);
         return status;
     }
     """

@@ -27,7 +27,7 @@ cdef extern from *:
     #define COMPOT_NPSI 16
     #define COMPOT_NPSI2 16
     #define COMPOT_NPHI 16
-    #define COMPOT_N3 0
+    #define COMPOT_NMB 0
     #define COMPOT_NCHI 0
     #define COMPOT_NB 4
     #define COMPOT_NQ 112
@@ -38,6 +38,29 @@ cdef extern from *:
     static const int compot_basis_param[4] = {0, 1, 2, 3};
     /* pair type of species (si, sj): compot_pair_type[si * NSPECIES + sj]; types: one */
     static const int compot_pair_type[1] = {0};
+    /* sparse tangents of the Jacobian (docs/theory.md §5.3) */
+    #define COMPOT_UP_NNZ 160
+    #define COMPOT_VP_NNZ 0
+    #define COMPOT_HPP_NNZ 128
+    #define COMPOT_HPC_NNZ 0
+    #define COMPOT_HCC_NNZ 0
+    #define COMPOT_W_NNZ 224
+    #define COMPOT_V_NNZ 0
+    static const int compot_w_start[17] = {0, 14, 28, 42, 56, 70, 84, 98, 112, 126, 140, 154, 168, 182, 196, 210, 224};
+    static const int compot_w_col[224] = {0, 1, 2, 3, 4, 13, 14, 15, 16, 17, 18, 19, 20, 21, 0, 1, 2, 3, 5, 13, 14, 15, 16, 17, 18, 19, 20, 21, 0, 1, 2, 3, 6, 13, 14, 15, 16, 17, 18, 19, 20, 21, 0, 1, 2, 3, 7, 13, 14, 15, 16, 17, 18, 19, 20, 21, 0, 1, 2, 3, 8, 13, 14, 15, 16, 17, 18, 19, 20, 21, 0, 1, 2, 3, 9, 13, 14, 15, 16, 17, 18, 19, 20, 21, 0, 1, 2, 3, 10, 13, 14, 15, 16, 17, 18, 19, 20, 21, 0, 1, 2, 3, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 16, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 17, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 18, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 19, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 20};
+    static const int compot_v_start[1] = {0};
+    static const int compot_v_col[1] = {0};
+    static const int compot_up_to_w[160] = {4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 144, 145, 146, 147, 148, 149, 150, 151, 152, 153, 158, 159, 160, 161, 162, 163, 164, 165, 166, 167, 172, 173, 174, 175, 176, 177, 178, 179, 180, 181, 186, 187, 188, 189, 190, 191, 192, 193, 194, 195, 200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 214, 215, 216, 217, 218, 219, 220, 221, 222, 223};
+    static const int compot_vp_to_v[1] = {0};
+    static const int compot_v_to_w[1] = {0};
+    static const int compot_w_basis[64] = {0, 1, 2, 3, 14, 15, 16, 17, 28, 29, 30, 31, 42, 43, 44, 45, 56, 57, 58, 59, 70, 71, 72, 73, 84, 85, 86, 87, 98, 99, 100, 101, 112, 113, 114, 115, 126, 127, 128, 129, 140, 141, 142, 143, 154, 155, 156, 157, 168, 169, 170, 171, 182, 183, 184, 185, 196, 197, 198, 199, 210, 211, 212, 213};
+    static const int compot_v_basis[1] = {0};
+    static const int compot_hpp_row[128] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15};
+    static const int compot_hpp_col[128] = {8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7};
+    static const int compot_hpc_row[1] = {0};
+    static const int compot_hpc_col[1] = {0};
+    static const int compot_hcc_row[1] = {0};
+    static const int compot_hcc_col[1] = {0};
 
     /* cutoff function fc(r) = 1 - 35x^4 + 84x^5 - 70x^6 + 20x^7, x = r/rc, and its derivative */
     static inline void compot_cutoff(const double r, double* fc, double* dfc) {
@@ -531,8 +554,8 @@ cdef extern from *:
         double F = 0.0;
         memset(U, 0, sizeof(double) * 16);
         memset(Fp, 0, sizeof(double) * 23);
-        memset(Up, 0, sizeof(double) * 368);
-        memset(Hpp, 0, sizeof(double) * 256);
+        memset(Up, 0, sizeof(double) * 160);
+        memset(Hpp, 0, sizeof(double) * 128);
         const double t0 = p[10]*psi[6] + p[11]*psi[7] + p[12] + p[4]*psi[0] + p[5]*psi[1] + p[6]*psi[2] + p[7]*psi[3] + p[8]*psi[4] + p[9]*psi[5];
         const double t1 = p[13]*psi[8] + p[14]*psi[9] + p[15]*psi[10] + p[16]*psi[11] + p[17]*psi[12] + p[18]*psi[13] + p[19]*psi[14] + p[20]*psi[15] + p[21];
         const double t2 = p[13]*p[4];
@@ -635,294 +658,294 @@ cdef extern from *:
         Fp[20] = psi[15]*t0;
         Fp[21] = t0;
         Fp[22] = 1;
-        Up[4] = t1;
-        Up[13] = p[4]*psi[8];
-        Up[14] = p[4]*psi[9];
-        Up[15] = p[4]*psi[10];
-        Up[16] = p[4]*psi[11];
-        Up[17] = p[4]*psi[12];
-        Up[18] = p[4]*psi[13];
-        Up[19] = p[4]*psi[14];
-        Up[20] = p[4]*psi[15];
-        Up[21] = p[4];
-        Up[28] = t1;
-        Up[36] = p[5]*psi[8];
-        Up[37] = p[5]*psi[9];
-        Up[38] = p[5]*psi[10];
-        Up[39] = p[5]*psi[11];
-        Up[40] = p[5]*psi[12];
-        Up[41] = p[5]*psi[13];
-        Up[42] = p[5]*psi[14];
-        Up[43] = p[5]*psi[15];
-        Up[44] = p[5];
-        Up[52] = t1;
-        Up[59] = p[6]*psi[8];
-        Up[60] = p[6]*psi[9];
-        Up[61] = p[6]*psi[10];
-        Up[62] = p[6]*psi[11];
-        Up[63] = p[6]*psi[12];
-        Up[64] = p[6]*psi[13];
-        Up[65] = p[6]*psi[14];
-        Up[66] = p[6]*psi[15];
-        Up[67] = p[6];
-        Up[76] = t1;
-        Up[82] = p[7]*psi[8];
-        Up[83] = p[7]*psi[9];
-        Up[84] = p[7]*psi[10];
-        Up[85] = p[7]*psi[11];
-        Up[86] = p[7]*psi[12];
-        Up[87] = p[7]*psi[13];
-        Up[88] = p[7]*psi[14];
-        Up[89] = p[7]*psi[15];
-        Up[90] = p[7];
-        Up[100] = t1;
-        Up[105] = p[8]*psi[8];
-        Up[106] = p[8]*psi[9];
-        Up[107] = p[8]*psi[10];
-        Up[108] = p[8]*psi[11];
-        Up[109] = p[8]*psi[12];
-        Up[110] = p[8]*psi[13];
-        Up[111] = p[8]*psi[14];
-        Up[112] = p[8]*psi[15];
-        Up[113] = p[8];
-        Up[124] = t1;
-        Up[128] = p[9]*psi[8];
-        Up[129] = p[9]*psi[9];
-        Up[130] = p[9]*psi[10];
-        Up[131] = p[9]*psi[11];
-        Up[132] = p[9]*psi[12];
-        Up[133] = p[9]*psi[13];
-        Up[134] = p[9]*psi[14];
-        Up[135] = p[9]*psi[15];
-        Up[136] = p[9];
-        Up[148] = t1;
-        Up[151] = p[10]*psi[8];
-        Up[152] = p[10]*psi[9];
-        Up[153] = p[10]*psi[10];
-        Up[154] = p[10]*psi[11];
-        Up[155] = p[10]*psi[12];
-        Up[156] = p[10]*psi[13];
-        Up[157] = p[10]*psi[14];
-        Up[158] = p[10]*psi[15];
-        Up[159] = p[10];
-        Up[172] = t1;
-        Up[174] = p[11]*psi[8];
-        Up[175] = p[11]*psi[9];
-        Up[176] = p[11]*psi[10];
-        Up[177] = p[11]*psi[11];
-        Up[178] = p[11]*psi[12];
-        Up[179] = p[11]*psi[13];
-        Up[180] = p[11]*psi[14];
-        Up[181] = p[11]*psi[15];
-        Up[182] = p[11];
-        Up[188] = p[13]*psi[0];
-        Up[189] = p[13]*psi[1];
-        Up[190] = p[13]*psi[2];
-        Up[191] = p[13]*psi[3];
-        Up[192] = p[13]*psi[4];
-        Up[193] = p[13]*psi[5];
-        Up[194] = p[13]*psi[6];
-        Up[195] = p[13]*psi[7];
-        Up[196] = p[13];
-        Up[197] = t0;
-        Up[211] = p[14]*psi[0];
-        Up[212] = p[14]*psi[1];
-        Up[213] = p[14]*psi[2];
-        Up[214] = p[14]*psi[3];
-        Up[215] = p[14]*psi[4];
-        Up[216] = p[14]*psi[5];
-        Up[217] = p[14]*psi[6];
-        Up[218] = p[14]*psi[7];
-        Up[219] = p[14];
-        Up[221] = t0;
-        Up[234] = p[15]*psi[0];
-        Up[235] = p[15]*psi[1];
-        Up[236] = p[15]*psi[2];
-        Up[237] = p[15]*psi[3];
-        Up[238] = p[15]*psi[4];
-        Up[239] = p[15]*psi[5];
-        Up[240] = p[15]*psi[6];
-        Up[241] = p[15]*psi[7];
-        Up[242] = p[15];
-        Up[245] = t0;
-        Up[257] = p[16]*psi[0];
-        Up[258] = p[16]*psi[1];
-        Up[259] = p[16]*psi[2];
-        Up[260] = p[16]*psi[3];
-        Up[261] = p[16]*psi[4];
-        Up[262] = p[16]*psi[5];
-        Up[263] = p[16]*psi[6];
-        Up[264] = p[16]*psi[7];
-        Up[265] = p[16];
-        Up[269] = t0;
-        Up[280] = p[17]*psi[0];
-        Up[281] = p[17]*psi[1];
-        Up[282] = p[17]*psi[2];
-        Up[283] = p[17]*psi[3];
-        Up[284] = p[17]*psi[4];
-        Up[285] = p[17]*psi[5];
-        Up[286] = p[17]*psi[6];
-        Up[287] = p[17]*psi[7];
-        Up[288] = p[17];
-        Up[293] = t0;
-        Up[303] = p[18]*psi[0];
-        Up[304] = p[18]*psi[1];
-        Up[305] = p[18]*psi[2];
-        Up[306] = p[18]*psi[3];
-        Up[307] = p[18]*psi[4];
-        Up[308] = p[18]*psi[5];
-        Up[309] = p[18]*psi[6];
-        Up[310] = p[18]*psi[7];
-        Up[311] = p[18];
-        Up[317] = t0;
-        Up[326] = p[19]*psi[0];
-        Up[327] = p[19]*psi[1];
-        Up[328] = p[19]*psi[2];
-        Up[329] = p[19]*psi[3];
-        Up[330] = p[19]*psi[4];
-        Up[331] = p[19]*psi[5];
-        Up[332] = p[19]*psi[6];
-        Up[333] = p[19]*psi[7];
-        Up[334] = p[19];
-        Up[341] = t0;
-        Up[349] = p[20]*psi[0];
-        Up[350] = p[20]*psi[1];
-        Up[351] = p[20]*psi[2];
-        Up[352] = p[20]*psi[3];
-        Up[353] = p[20]*psi[4];
-        Up[354] = p[20]*psi[5];
-        Up[355] = p[20]*psi[6];
-        Up[356] = p[20]*psi[7];
-        Up[357] = p[20];
-        Up[365] = t0;
-        Hpp[8] = t2;
-        Hpp[9] = t3;
-        Hpp[10] = t4;
-        Hpp[11] = t5;
-        Hpp[12] = t6;
-        Hpp[13] = t7;
-        Hpp[14] = t8;
-        Hpp[15] = t9;
-        Hpp[24] = t10;
-        Hpp[25] = t11;
-        Hpp[26] = t12;
-        Hpp[27] = t13;
-        Hpp[28] = t14;
-        Hpp[29] = t15;
-        Hpp[30] = t16;
-        Hpp[31] = t17;
-        Hpp[40] = t18;
-        Hpp[41] = t19;
-        Hpp[42] = t20;
-        Hpp[43] = t21;
-        Hpp[44] = t22;
-        Hpp[45] = t23;
-        Hpp[46] = t24;
-        Hpp[47] = t25;
-        Hpp[56] = t26;
-        Hpp[57] = t27;
-        Hpp[58] = t28;
-        Hpp[59] = t29;
-        Hpp[60] = t30;
-        Hpp[61] = t31;
-        Hpp[62] = t32;
-        Hpp[63] = t33;
-        Hpp[72] = t34;
-        Hpp[73] = t35;
-        Hpp[74] = t36;
-        Hpp[75] = t37;
-        Hpp[76] = t38;
-        Hpp[77] = t39;
-        Hpp[78] = t40;
-        Hpp[79] = t41;
-        Hpp[88] = t42;
-        Hpp[89] = t43;
-        Hpp[90] = t44;
-        Hpp[91] = t45;
-        Hpp[92] = t46;
-        Hpp[93] = t47;
-        Hpp[94] = t48;
-        Hpp[95] = t49;
-        Hpp[104] = t50;
-        Hpp[105] = t51;
-        Hpp[106] = t52;
-        Hpp[107] = t53;
-        Hpp[108] = t54;
-        Hpp[109] = t55;
-        Hpp[110] = t56;
-        Hpp[111] = t57;
-        Hpp[120] = t58;
-        Hpp[121] = t59;
-        Hpp[122] = t60;
-        Hpp[123] = t61;
-        Hpp[124] = t62;
-        Hpp[125] = t63;
-        Hpp[126] = t64;
+        Up[0] = t1;
+        Up[1] = p[4]*psi[8];
+        Up[2] = p[4]*psi[9];
+        Up[3] = p[4]*psi[10];
+        Up[4] = p[4]*psi[11];
+        Up[5] = p[4]*psi[12];
+        Up[6] = p[4]*psi[13];
+        Up[7] = p[4]*psi[14];
+        Up[8] = p[4]*psi[15];
+        Up[9] = p[4];
+        Up[10] = t1;
+        Up[11] = p[5]*psi[8];
+        Up[12] = p[5]*psi[9];
+        Up[13] = p[5]*psi[10];
+        Up[14] = p[5]*psi[11];
+        Up[15] = p[5]*psi[12];
+        Up[16] = p[5]*psi[13];
+        Up[17] = p[5]*psi[14];
+        Up[18] = p[5]*psi[15];
+        Up[19] = p[5];
+        Up[20] = t1;
+        Up[21] = p[6]*psi[8];
+        Up[22] = p[6]*psi[9];
+        Up[23] = p[6]*psi[10];
+        Up[24] = p[6]*psi[11];
+        Up[25] = p[6]*psi[12];
+        Up[26] = p[6]*psi[13];
+        Up[27] = p[6]*psi[14];
+        Up[28] = p[6]*psi[15];
+        Up[29] = p[6];
+        Up[30] = t1;
+        Up[31] = p[7]*psi[8];
+        Up[32] = p[7]*psi[9];
+        Up[33] = p[7]*psi[10];
+        Up[34] = p[7]*psi[11];
+        Up[35] = p[7]*psi[12];
+        Up[36] = p[7]*psi[13];
+        Up[37] = p[7]*psi[14];
+        Up[38] = p[7]*psi[15];
+        Up[39] = p[7];
+        Up[40] = t1;
+        Up[41] = p[8]*psi[8];
+        Up[42] = p[8]*psi[9];
+        Up[43] = p[8]*psi[10];
+        Up[44] = p[8]*psi[11];
+        Up[45] = p[8]*psi[12];
+        Up[46] = p[8]*psi[13];
+        Up[47] = p[8]*psi[14];
+        Up[48] = p[8]*psi[15];
+        Up[49] = p[8];
+        Up[50] = t1;
+        Up[51] = p[9]*psi[8];
+        Up[52] = p[9]*psi[9];
+        Up[53] = p[9]*psi[10];
+        Up[54] = p[9]*psi[11];
+        Up[55] = p[9]*psi[12];
+        Up[56] = p[9]*psi[13];
+        Up[57] = p[9]*psi[14];
+        Up[58] = p[9]*psi[15];
+        Up[59] = p[9];
+        Up[60] = t1;
+        Up[61] = p[10]*psi[8];
+        Up[62] = p[10]*psi[9];
+        Up[63] = p[10]*psi[10];
+        Up[64] = p[10]*psi[11];
+        Up[65] = p[10]*psi[12];
+        Up[66] = p[10]*psi[13];
+        Up[67] = p[10]*psi[14];
+        Up[68] = p[10]*psi[15];
+        Up[69] = p[10];
+        Up[70] = t1;
+        Up[71] = p[11]*psi[8];
+        Up[72] = p[11]*psi[9];
+        Up[73] = p[11]*psi[10];
+        Up[74] = p[11]*psi[11];
+        Up[75] = p[11]*psi[12];
+        Up[76] = p[11]*psi[13];
+        Up[77] = p[11]*psi[14];
+        Up[78] = p[11]*psi[15];
+        Up[79] = p[11];
+        Up[80] = p[13]*psi[0];
+        Up[81] = p[13]*psi[1];
+        Up[82] = p[13]*psi[2];
+        Up[83] = p[13]*psi[3];
+        Up[84] = p[13]*psi[4];
+        Up[85] = p[13]*psi[5];
+        Up[86] = p[13]*psi[6];
+        Up[87] = p[13]*psi[7];
+        Up[88] = p[13];
+        Up[89] = t0;
+        Up[90] = p[14]*psi[0];
+        Up[91] = p[14]*psi[1];
+        Up[92] = p[14]*psi[2];
+        Up[93] = p[14]*psi[3];
+        Up[94] = p[14]*psi[4];
+        Up[95] = p[14]*psi[5];
+        Up[96] = p[14]*psi[6];
+        Up[97] = p[14]*psi[7];
+        Up[98] = p[14];
+        Up[99] = t0;
+        Up[100] = p[15]*psi[0];
+        Up[101] = p[15]*psi[1];
+        Up[102] = p[15]*psi[2];
+        Up[103] = p[15]*psi[3];
+        Up[104] = p[15]*psi[4];
+        Up[105] = p[15]*psi[5];
+        Up[106] = p[15]*psi[6];
+        Up[107] = p[15]*psi[7];
+        Up[108] = p[15];
+        Up[109] = t0;
+        Up[110] = p[16]*psi[0];
+        Up[111] = p[16]*psi[1];
+        Up[112] = p[16]*psi[2];
+        Up[113] = p[16]*psi[3];
+        Up[114] = p[16]*psi[4];
+        Up[115] = p[16]*psi[5];
+        Up[116] = p[16]*psi[6];
+        Up[117] = p[16]*psi[7];
+        Up[118] = p[16];
+        Up[119] = t0;
+        Up[120] = p[17]*psi[0];
+        Up[121] = p[17]*psi[1];
+        Up[122] = p[17]*psi[2];
+        Up[123] = p[17]*psi[3];
+        Up[124] = p[17]*psi[4];
+        Up[125] = p[17]*psi[5];
+        Up[126] = p[17]*psi[6];
+        Up[127] = p[17]*psi[7];
+        Up[128] = p[17];
+        Up[129] = t0;
+        Up[130] = p[18]*psi[0];
+        Up[131] = p[18]*psi[1];
+        Up[132] = p[18]*psi[2];
+        Up[133] = p[18]*psi[3];
+        Up[134] = p[18]*psi[4];
+        Up[135] = p[18]*psi[5];
+        Up[136] = p[18]*psi[6];
+        Up[137] = p[18]*psi[7];
+        Up[138] = p[18];
+        Up[139] = t0;
+        Up[140] = p[19]*psi[0];
+        Up[141] = p[19]*psi[1];
+        Up[142] = p[19]*psi[2];
+        Up[143] = p[19]*psi[3];
+        Up[144] = p[19]*psi[4];
+        Up[145] = p[19]*psi[5];
+        Up[146] = p[19]*psi[6];
+        Up[147] = p[19]*psi[7];
+        Up[148] = p[19];
+        Up[149] = t0;
+        Up[150] = p[20]*psi[0];
+        Up[151] = p[20]*psi[1];
+        Up[152] = p[20]*psi[2];
+        Up[153] = p[20]*psi[3];
+        Up[154] = p[20]*psi[4];
+        Up[155] = p[20]*psi[5];
+        Up[156] = p[20]*psi[6];
+        Up[157] = p[20]*psi[7];
+        Up[158] = p[20];
+        Up[159] = t0;
+        Hpp[0] = t2;
+        Hpp[1] = t3;
+        Hpp[2] = t4;
+        Hpp[3] = t5;
+        Hpp[4] = t6;
+        Hpp[5] = t7;
+        Hpp[6] = t8;
+        Hpp[7] = t9;
+        Hpp[8] = t10;
+        Hpp[9] = t11;
+        Hpp[10] = t12;
+        Hpp[11] = t13;
+        Hpp[12] = t14;
+        Hpp[13] = t15;
+        Hpp[14] = t16;
+        Hpp[15] = t17;
+        Hpp[16] = t18;
+        Hpp[17] = t19;
+        Hpp[18] = t20;
+        Hpp[19] = t21;
+        Hpp[20] = t22;
+        Hpp[21] = t23;
+        Hpp[22] = t24;
+        Hpp[23] = t25;
+        Hpp[24] = t26;
+        Hpp[25] = t27;
+        Hpp[26] = t28;
+        Hpp[27] = t29;
+        Hpp[28] = t30;
+        Hpp[29] = t31;
+        Hpp[30] = t32;
+        Hpp[31] = t33;
+        Hpp[32] = t34;
+        Hpp[33] = t35;
+        Hpp[34] = t36;
+        Hpp[35] = t37;
+        Hpp[36] = t38;
+        Hpp[37] = t39;
+        Hpp[38] = t40;
+        Hpp[39] = t41;
+        Hpp[40] = t42;
+        Hpp[41] = t43;
+        Hpp[42] = t44;
+        Hpp[43] = t45;
+        Hpp[44] = t46;
+        Hpp[45] = t47;
+        Hpp[46] = t48;
+        Hpp[47] = t49;
+        Hpp[48] = t50;
+        Hpp[49] = t51;
+        Hpp[50] = t52;
+        Hpp[51] = t53;
+        Hpp[52] = t54;
+        Hpp[53] = t55;
+        Hpp[54] = t56;
+        Hpp[55] = t57;
+        Hpp[56] = t58;
+        Hpp[57] = t59;
+        Hpp[58] = t60;
+        Hpp[59] = t61;
+        Hpp[60] = t62;
+        Hpp[61] = t63;
+        Hpp[62] = t64;
+        Hpp[63] = t65;
+        Hpp[64] = t2;
+        Hpp[65] = t10;
+        Hpp[66] = t18;
+        Hpp[67] = t26;
+        Hpp[68] = t34;
+        Hpp[69] = t42;
+        Hpp[70] = t50;
+        Hpp[71] = t58;
+        Hpp[72] = t3;
+        Hpp[73] = t11;
+        Hpp[74] = t19;
+        Hpp[75] = t27;
+        Hpp[76] = t35;
+        Hpp[77] = t43;
+        Hpp[78] = t51;
+        Hpp[79] = t59;
+        Hpp[80] = t4;
+        Hpp[81] = t12;
+        Hpp[82] = t20;
+        Hpp[83] = t28;
+        Hpp[84] = t36;
+        Hpp[85] = t44;
+        Hpp[86] = t52;
+        Hpp[87] = t60;
+        Hpp[88] = t5;
+        Hpp[89] = t13;
+        Hpp[90] = t21;
+        Hpp[91] = t29;
+        Hpp[92] = t37;
+        Hpp[93] = t45;
+        Hpp[94] = t53;
+        Hpp[95] = t61;
+        Hpp[96] = t6;
+        Hpp[97] = t14;
+        Hpp[98] = t22;
+        Hpp[99] = t30;
+        Hpp[100] = t38;
+        Hpp[101] = t46;
+        Hpp[102] = t54;
+        Hpp[103] = t62;
+        Hpp[104] = t7;
+        Hpp[105] = t15;
+        Hpp[106] = t23;
+        Hpp[107] = t31;
+        Hpp[108] = t39;
+        Hpp[109] = t47;
+        Hpp[110] = t55;
+        Hpp[111] = t63;
+        Hpp[112] = t8;
+        Hpp[113] = t16;
+        Hpp[114] = t24;
+        Hpp[115] = t32;
+        Hpp[116] = t40;
+        Hpp[117] = t48;
+        Hpp[118] = t56;
+        Hpp[119] = t64;
+        Hpp[120] = t9;
+        Hpp[121] = t17;
+        Hpp[122] = t25;
+        Hpp[123] = t33;
+        Hpp[124] = t41;
+        Hpp[125] = t49;
+        Hpp[126] = t57;
         Hpp[127] = t65;
-        Hpp[128] = t2;
-        Hpp[129] = t10;
-        Hpp[130] = t18;
-        Hpp[131] = t26;
-        Hpp[132] = t34;
-        Hpp[133] = t42;
-        Hpp[134] = t50;
-        Hpp[135] = t58;
-        Hpp[144] = t3;
-        Hpp[145] = t11;
-        Hpp[146] = t19;
-        Hpp[147] = t27;
-        Hpp[148] = t35;
-        Hpp[149] = t43;
-        Hpp[150] = t51;
-        Hpp[151] = t59;
-        Hpp[160] = t4;
-        Hpp[161] = t12;
-        Hpp[162] = t20;
-        Hpp[163] = t28;
-        Hpp[164] = t36;
-        Hpp[165] = t44;
-        Hpp[166] = t52;
-        Hpp[167] = t60;
-        Hpp[176] = t5;
-        Hpp[177] = t13;
-        Hpp[178] = t21;
-        Hpp[179] = t29;
-        Hpp[180] = t37;
-        Hpp[181] = t45;
-        Hpp[182] = t53;
-        Hpp[183] = t61;
-        Hpp[192] = t6;
-        Hpp[193] = t14;
-        Hpp[194] = t22;
-        Hpp[195] = t30;
-        Hpp[196] = t38;
-        Hpp[197] = t46;
-        Hpp[198] = t54;
-        Hpp[199] = t62;
-        Hpp[208] = t7;
-        Hpp[209] = t15;
-        Hpp[210] = t23;
-        Hpp[211] = t31;
-        Hpp[212] = t39;
-        Hpp[213] = t47;
-        Hpp[214] = t55;
-        Hpp[215] = t63;
-        Hpp[224] = t8;
-        Hpp[225] = t16;
-        Hpp[226] = t24;
-        Hpp[227] = t32;
-        Hpp[228] = t40;
-        Hpp[229] = t48;
-        Hpp[230] = t56;
-        Hpp[231] = t64;
-        Hpp[240] = t9;
-        Hpp[241] = t17;
-        Hpp[242] = t25;
-        Hpp[243] = t33;
-        Hpp[244] = t41;
-        Hpp[245] = t49;
-        Hpp[246] = t57;
-        Hpp[247] = t65;
         return F;
     }
 
@@ -962,8 +985,8 @@ cdef extern from *:
      *   J row 0: dE_total/dtheta; row 1+3i+x: dF_ix/dtheta (row-major, NP columns).  No ghosts.
      *
      * Arrays: phi[NPHI] holds the pair functions of one pair (the first NPSI2 are summed into the pair
-     * descriptors psi[0..NPSI2), the rest are radial functions of three-body bases); psi[NPSI] holds the
-     * pair descriptors followed by the N3 three-body descriptors.
+     * descriptors psi[0..NPSI2), the rest are radial functions of many-body bases); psi[NPSI] holds the
+     * pair descriptors followed by the NMB many-body descriptors.
      */
 
     /* the caller's communication of per-atom values between local atoms and their ghosts */
@@ -979,9 +1002,9 @@ cdef extern from *:
 
     #define COMPOT_PTYPE(k) compot_pair_type[species[pi[k]] * COMPOT_NSPECIES + species[pj[k]]]
 
-    #if COMPOT_N3 > 0
-    /* three-body passes over all atoms (the per-atom work is in compot_t3_psi and compot_t3_grad); the
-     * caller groups the pairs by atom once (compot_group_pairs) for both passes */
+    #if COMPOT_NMB > 0
+    /* many-body passes over the local atoms (the per-atom work is in compot_mb_*); the caller groups
+     * the pairs by atom once (compot_group_pairs) for both passes */
 
     /* pairs within the cutoff grouped by first atom: order[start[i] .. start[i+1]) */
     typedef struct { int* start; int* order; int maxnb; } compot_groups;
@@ -1029,70 +1052,63 @@ cdef extern from *:
         }
     }
 
-    /* three-body descriptors of all atoms, added to psi (and dpsi when not NULL) */
-    static int compot_t3_all_psi(int n, const int* species, const compot_groups* G, const int* pi,
+    /* many-body descriptors of the local atoms, added to psi; their moments kept in M (NM per atom);
+     * with dpsi != NULL also the derivatives by the basis parameters (dpsi, and dM: NM * NB per atom) */
+    static int compot_mb_all_psi(int n, const int* species, const compot_groups* G, const int* pi,
                                  const int* pj, const double* d, const double* p, const double* q,
-                                 double* psi, double* dpsi) {
-        const size_t NPSI = COMPOT_NPSI, NB = COMPOT_NB;
+                                 double* psi, double* M, double* dpsi, double* dM) {
+        const size_t NPSI = COMPOT_NPSI, NB = COMPOT_NB, NM = COMPOT_NM;
         compot_nbrs N;
-        if (compot_nbrs_alloc(&N, G->maxnb, dpsi != NULL)) { compot_nbrs_free(&N); return 1; }
-        for (int i = 0; i < n; i++) {
-            compot_nbrs_load(i, G, species, pi, pj, d, p, q, &N);
-            compot_t3_psi(&N, psi + (size_t)i * NPSI + COMPOT_NPSI2,
-                          dpsi ? dpsi + ((size_t)i * NPSI + COMPOT_NPSI2) * NB : NULL);
-        }
-        compot_nbrs_free(&N);
-        return 0;
-    }
-
-    /* three-body forces and virial from the descriptor adjoints W (NPSI per atom); with dW (NPSI*NP per
-     * atom) and J != NULL also the force rows of the Jacobian */
-    static int compot_t3_forces(int n, const int* species, const compot_groups* G, const int* pi,
-                                const int* pj, const double* d, const double* p, const double* q,
-                                const double* W, const double* dW, double* forces, double* virial,
-                                double* J) {
-        const size_t NPSI = COMPOT_NPSI, NB = COMPOT_NB, N3 = COMPOT_N3, NP = COMPOT_NP;
-        compot_nbrs N;
-        const int jac = J != NULL;
-        const size_t M = (size_t)COMPOT_A(G->maxnb);
-        double* B = (double*)malloc(sizeof(double) * M * N3 * 3);
-        double* dB = jac ? (double*)malloc(sizeof(double) * M * N3 * 3 * COMPOT_A(NB)) : NULL;
-        double* gk = (double*)malloc(sizeof(double) * COMPOT_A(NP));
-        if (compot_nbrs_alloc(&N, G->maxnb, jac) || !B || !gk || (jac && !dB)) {
-            compot_nbrs_free(&N); free(B); free(dB); free(gk);
+        double B[COMPOT_NMB];
+        double* dB = dpsi ? (double*)malloc(sizeof(double) * COMPOT_NMB * COMPOT_A(NB)) : NULL;
+        if (compot_nbrs_alloc(&N, G->maxnb, dpsi != NULL) || (dpsi && !dB)) {
+            compot_nbrs_free(&N); free(dB);
             return 1;
         }
         for (int i = 0; i < n; i++) {
             compot_nbrs_load(i, G, species, pi, pj, d, p, q, &N);
-            compot_t3_grad(&N, B, dB);
-            const double* W3 = W + (size_t)i * NPSI + COMPOT_NPSI2;
-            const double* dW3 = jac ? dW + ((size_t)i * NPSI + COMPOT_NPSI2) * NP : NULL;
+            double* Mi = M + (size_t)i * NM;
+            double* dMi = dpsi ? dM + (size_t)i * NM * NB : NULL;
+            compot_mb_moments(&N, Mi, dMi);
+            compot_mb_descriptors(Mi, dMi, B, dB);
+            double* psi_i = psi + (size_t)i * NPSI + COMPOT_NPSI2;
+            for (int k = 0; k < COMPOT_NMB; k++) psi_i[k] += B[k];
+            if (dpsi) {
+                double* dpsi_i = dpsi + ((size_t)i * NPSI + COMPOT_NPSI2) * NB;
+                for (size_t x = 0; x < COMPOT_NMB * NB; x++) dpsi_i[x] += dB[x];
+            }
+        }
+        compot_nbrs_free(&N);
+        free(dB);
+        return 0;
+    }
+
+    /* many-body forces and virial from the descriptor adjoints W (NPSI per atom) and the moments M */
+    static int compot_mb_forces_all(int n, const int* species, const compot_groups* G, const int* pi,
+                                    const int* pj, const double* d, const double* p, const double* q,
+                                    const double* W, const double* M, double* forces, double* virial) {
+        const size_t NPSI = COMPOT_NPSI, NM = COMPOT_NM;
+        compot_nbrs N;
+        double* fs = (double*)malloc(sizeof(double) * 3 * (size_t)COMPOT_A(G->maxnb));
+        double Gm[COMPOT_NM];
+        if (compot_nbrs_alloc(&N, G->maxnb, 0) || !fs) { compot_nbrs_free(&N); free(fs); return 1; }
+        for (int i = 0; i < n; i++) {
+            compot_nbrs_load(i, G, species, pi, pj, d, p, q, &N);
+            compot_mb_adjoint(M + (size_t)i * NM, NULL, W + (size_t)i * NPSI + COMPOT_NPSI2, Gm, NULL);
+            compot_mb_forces(&N, Gm, fs);
             for (int s = 0; s < N.m; s++) {
                 const int k = G->order[G->start[i] + s], j = pj[k];
-                const double* Bs = B + (size_t)s * N3 * 3;
                 for (int x = 0; x < 3; x++) {
-                    double f = 0.0;
-                    for (size_t m = 0; m < N3; m++) f += W3[m] * Bs[m * 3 + x];
-                    if (forces) { forces[3 * i + x] += f; forces[3 * j + x] -= f; }
+                    const double f = fs[3 * s + x];
+                    forces[3 * i + x] += f;
+                    forces[3 * j + x] -= f;
                     if (virial)
                         for (int y = 0; y < 3; y++) virial[3 * y + x] += d[3 * k + y] * f;
-                    if (!jac) continue;
-                    for (size_t t = 0; t < NP; t++) gk[t] = 0.0;
-                    for (size_t m = 0; m < N3; m++) {
-                        const double b = Bs[m * 3 + x];
-                        const double* dWm = dW3 + m * NP;
-                        for (size_t t = 0; t < NP; t++) gk[t] += dWm[t] * b;
-                        const double* dBm = dB + ((size_t)s * N3 * 3 + m * 3 + x) * NB;
-                        for (size_t e = 0; e < NB; e++) gk[compot_basis_param[e]] += W3[m] * dBm[e];
-                    }
-                    double* Ji = J + (1 + 3 * (size_t)i + x) * NP;
-                    double* Jj = J + (1 + 3 * (size_t)j + x) * NP;
-                    for (size_t t = 0; t < NP; t++) { Ji[t] += gk[t]; Jj[t] -= gk[t]; }
                 }
             }
         }
         compot_nbrs_free(&N);
-        free(B); free(dB); free(gk);
+        free(fs);
         return 0;
     }
     #endif
@@ -1117,11 +1133,13 @@ cdef extern from *:
                 for (size_t a = 0; a < COMPOT_NPSI2; a++) psi_i[a] += phi[a];
             }
         }
-    #if COMPOT_N3 > 0
+    #if COMPOT_NMB > 0
         compot_groups G;
-        const int status = compot_group_pairs(n, npairs, pi, d, &G) ||
-                           compot_t3_all_psi(n, species, &G, pi, pj, d, p, q, psi, NULL);
-        compot_groups_free(&G);
+        double* M = (double*)malloc(sizeof(double) * (size_t)COMPOT_A(n) * COMPOT_NM);
+        const int status = !M || compot_group_pairs(n, npairs, pi, d, &G) ||
+                           compot_mb_all_psi(n, species, &G, pi, pj, d, p, q, psi, M, NULL, NULL);
+        if (M) compot_groups_free(&G);
+        free(M);
         if (status) return 1;
     #endif
         if (NCHI > 0) {
@@ -1306,10 +1324,11 @@ cdef extern from *:
         }
         if (COMPOT_NPSI2 > 0) compot_reduce(psi, bufs, nt, stride, (size_t)nlocal * NPSI);
         int status = 0;
-    #if COMPOT_N3 > 0
-        compot_groups G;
-        status = compot_group_pairs(nlocal, npairs, pi, d, &G) ||
-                 compot_t3_all_psi(nlocal, species, &G, pi, pj, d, p, q, psi, NULL);
+    #if COMPOT_NMB > 0
+        compot_groups G = {NULL, NULL, 0};
+        double* M = (double*)malloc(sizeof(double) * (size_t)COMPOT_A(nlocal) * COMPOT_NM);
+        status = !M || compot_group_pairs(nlocal, npairs, pi, d, &G) ||
+                 compot_mb_all_psi(nlocal, species, &G, pi, pj, d, p, q, psi, M, NULL, NULL);
         if (status) goto done;
     #endif
         /* the ghosts' descriptors, which the N operator needs */
@@ -1378,10 +1397,11 @@ cdef extern from *:
         compot_reduce(forces, bufs, nt, stride, 3 * N);
         for (int t = 1; t < nt; t++)
             for (int x = 0; x < 9; x++) vir0[x] += bufs[(size_t)(t - 1) * stride + N * width + x];
-    #if COMPOT_N3 > 0
-        status = compot_t3_forces(nlocal, species, &G, pi, pj, d, p, q, U, NULL, forces, vir0, NULL);
+    #if COMPOT_NMB > 0
+        status = compot_mb_forces_all(nlocal, species, &G, pi, pj, d, p, q, U, M, forces, vir0);
     done:
         compot_groups_free(&G);
+        free(M);
     #endif
         if (virial)
             for (int x = 0; x < 9; x++) virial[x] += vir0[x];
@@ -1398,35 +1418,56 @@ cdef extern from *:
                                        energies, forces, virial);
     }
 
+
+    /* ---- the parameter Jacobian (forward mode over the parameters; docs/theory.md §5.3) ----
+     * The tangents of the adjoints are sparse: dW(i)[a] = d W_a(i) / d theta has non-zero entries only
+     * in the columns compot_w_col[compot_w_start[a] .. compot_w_start[a+1]) (the parameters that meet
+     * descriptor a), dV(i)[c] in compot_v_col[compot_v_start[c] ..); both are stored packed. */
+
+    /* add val * u (the unit vector, or minus it) to the three force rows of an atom, column t */
+    #define COMPOT_JROWS(Jr, t, val, u) do { const double v_ = (val); (Jr)[(t)] += v_ * (u)[0]; (Jr)[NP + (t)] += v_ * (u)[1]; (Jr)[2 * NP + (t)] += v_ * (u)[2]; } while (0)
+
     static int compot_jacobian(int n, const int* species, int npairs, const int* pi, const int* pj,
                                const double* d, const double* p, double* J, double* energies,
                                double* forces)
     {
-        const size_t NP = COMPOT_NP, NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI, NB = COMPOT_NB;
+        const size_t NP = COMPOT_NP, NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI, NB = COMPOT_NB, N = (size_t)n;
+        const size_t WN = COMPOT_W_NNZ, VN = COMPOT_V_NNZ;
         double q[COMPOT_A(COMPOT_NQ)];
         double phi[COMPOT_A(COMPOT_NPHI)], dphi[COMPOT_A(COMPOT_NPHI)];
         double phi_b[COMPOT_A(COMPOT_NPHI * COMPOT_NB)], dphi_b[COMPOT_A(COMPOT_NPHI * COMPOT_NB)];
-        double Fp[COMPOT_A(COMPOT_NP)], gk[COMPOT_A(COMPOT_NP)];
-        double* psi = (double*)calloc((size_t)n * COMPOT_A(NPSI), sizeof(double));
-        double* chi = (double*)calloc((size_t)n * COMPOT_A(NCHI), sizeof(double));
-        double* U = (double*)calloc((size_t)n * COMPOT_A(NPSI), sizeof(double));
-        double* V = (double*)calloc((size_t)n * COMPOT_A(NCHI), sizeof(double));
-        double* dpsi = (double*)calloc((size_t)n * COMPOT_A(NPSI * NB), sizeof(double));
-        double* dchi = (double*)calloc((size_t)n * COMPOT_A(NCHI * NB), sizeof(double));
-        double* dU = (double*)calloc((size_t)n * COMPOT_A(NPSI * NP), sizeof(double));
-        double* dV = (double*)calloc((size_t)n * COMPOT_A(NCHI * NP), sizeof(double));
-        double* Up = (double*)calloc(COMPOT_A(NPSI * NP), sizeof(double));
-        double* Vp = (double*)calloc(COMPOT_A(NCHI * NP), sizeof(double));
-        double* Hpp = (double*)calloc(COMPOT_A(NPSI * NPSI), sizeof(double));
-        double* Hpc = (double*)calloc(COMPOT_A(NPSI * NCHI), sizeof(double));
-        double* Hcc = (double*)calloc(COMPOT_A(NCHI * NCHI), sizeof(double));
+        double* Fp = (double*)malloc(sizeof(double) * COMPOT_A(NP));
+        double* Up = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_UP_NNZ));
+        double* Vp = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_VP_NNZ));
+        double* Hpp = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_HPP_NNZ));
+        double* Hpc = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_HPC_NNZ));
+        double* Hcc = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_HCC_NNZ));
+        double* psi = (double*)calloc(N * COMPOT_A(NPSI), sizeof(double));
+        double* chi = (double*)calloc(N * COMPOT_A(NCHI), sizeof(double));
+        double* U = (double*)calloc(N * COMPOT_A(NPSI), sizeof(double));
+        double* V = (double*)calloc(N * COMPOT_A(NCHI), sizeof(double));
+        double* dpsi = (double*)calloc(N * COMPOT_A(NPSI * NB), sizeof(double));
+        double* dchi = (double*)calloc(N * COMPOT_A(NCHI * NB), sizeof(double));
+        double* dW = (double*)calloc(N * COMPOT_A(WN), sizeof(double));
+        double* dV = (double*)calloc(N * COMPOT_A(VN), sizeof(double));
         int status = 0;
-        if (!psi || !chi || !U || !V || !dpsi || !dchi || !dU || !dV || !Up || !Vp || !Hpp || !Hpc || !Hcc) {
+    #if COMPOT_NMB > 0
+        compot_groups G = {NULL, NULL, 0};
+        compot_nbrs Nb = {0, NULL, NULL, NULL, NULL, NULL, NULL};
+        double* M = (double*)malloc(sizeof(double) * COMPOT_A(N) * COMPOT_NM);
+        double* dM = (double*)malloc(sizeof(double) * COMPOT_A(N) * COMPOT_NM * COMPOT_A(NB));
+        double* Gm = (double*)malloc(sizeof(double) * COMPOT_NM * (1 + COMPOT_A(NB)));
+        double* dMs = (double*)malloc(sizeof(double) * COMPOT_NM * 3 * (1 + COMPOT_A(NB)));
+        double* D = (double*)malloc(sizeof(double) * COMPOT_NMB * 3);
+        if (!M || !dM || !Gm || !dMs || !D) status = 1;
+    #endif
+        if (!Fp || !Up || !Vp || !Hpp || !Hpc || !Hcc || !psi || !chi || !U || !V || !dpsi || !dchi ||
+            !dW || !dV || status) {
             status = 1;
             goto done;
         }
         compot_precompute(p, q);
-        memset(J, 0, sizeof(double) * (1 + 3 * (size_t)n) * NP);
+        memset(J, 0, sizeof(double) * (1 + 3 * N) * NP);
         /* pass 1: psi and dpsi/dq (basis parameters only) */
         for (int k = 0; k < (COMPOT_NPSI2 > 0 ? npairs : 0); k++) {
             const double r = compot_norm(d + 3 * k);
@@ -1436,11 +1477,10 @@ cdef extern from *:
             for (size_t a = 0; a < COMPOT_NPSI2; a++) psi[i * NPSI + a] += phi[a];
             for (size_t a = 0; a < COMPOT_NPSI2 * NB; a++) dpsi[i * NPSI * NB + a] += phi_b[a];
         }
-    #if COMPOT_N3 > 0
-        compot_groups G;
+    #if COMPOT_NMB > 0
         if (compot_group_pairs(n, npairs, pi, d, &G) ||
-            compot_t3_all_psi(n, species, &G, pi, pj, d, p, q, psi, dpsi)) {
-            compot_groups_free(&G);
+            compot_mb_all_psi(n, species, &G, pi, pj, d, p, q, psi, M, dpsi, dM) ||
+            compot_nbrs_alloc(&Nb, G.maxnb, 1)) {
             status = 1;
             goto done;
         }
@@ -1461,39 +1501,40 @@ cdef extern from *:
                 }
             }
         }
-        /* atoms: energy row, and tangents dU/dtheta, dV/dtheta */
-        for (int ii = 0; ii < n; ii++) {
-            const size_t i = ii;
+        /* atoms: energy row, and the tangents dW (= dU so far) and dV */
+        for (size_t i = 0; i < N; i++) {
             double* U_i = U + i * NPSI;
             double* V_i = V + i * NCHI;
             const double* dpsi_i = dpsi + i * NPSI * NB;
             const double* dchi_i = dchi + i * NCHI * NB;
+            double* dW_i = dW + i * WN;
+            double* dV_i = dV + i * VN;
             const double e = compot_atom_jac(psi + i * NPSI, chi + i * NCHI, p, species[i], U_i, V_i, Fp,
                                              Up, Vp, Hpp, Hpc, Hcc);
             if (energies) energies[i] = e;
             for (size_t t = 0; t < NP; t++) J[t] += Fp[t];
-            double* dU_i = dU + i * NPSI * NP;
-            double* dV_i = dV + i * NCHI * NP;
-            memcpy(dU_i, Up, sizeof(double) * NPSI * NP);
-            memcpy(dV_i, Vp, sizeof(double) * NCHI * NP);
             for (size_t b = 0; b < NB; b++) {
-                const size_t t = compot_basis_param[b];
                 double acc = 0.0;
                 for (size_t a = 0; a < NPSI; a++) acc += U_i[a] * dpsi_i[a * NB + b];
                 for (size_t c = 0; c < NCHI; c++) acc += V_i[c] * dchi_i[c * NB + b];
-                J[t] += acc;
-                for (size_t a = 0; a < NPSI; a++) {
-                    double s = 0.0;
-                    for (size_t c = 0; c < NPSI; c++) s += Hpp[a * NPSI + c] * dpsi_i[c * NB + b];
-                    for (size_t c = 0; c < NCHI; c++) s += Hpc[a * NCHI + c] * dchi_i[c * NB + b];
-                    dU_i[a * NP + t] += s;
+                J[compot_basis_param[b]] += acc;
+            }
+            for (int e2 = 0; e2 < COMPOT_UP_NNZ; e2++) dW_i[compot_up_to_w[e2]] += Up[e2];
+            for (int e2 = 0; e2 < COMPOT_VP_NNZ; e2++) dV_i[compot_vp_to_v[e2]] += Vp[e2];
+            for (int e2 = 0; e2 < COMPOT_HPP_NNZ; e2++) {
+                const int a = compot_hpp_row[e2], b2 = compot_hpp_col[e2];
+                for (size_t b = 0; b < NB; b++) dW_i[compot_w_basis[a * NB + b]] += Hpp[e2] * dpsi_i[b2 * NB + b];
+            }
+            for (int e2 = 0; e2 < COMPOT_HPC_NNZ; e2++) {
+                const int a = compot_hpc_row[e2], c = compot_hpc_col[e2];
+                for (size_t b = 0; b < NB; b++) {
+                    dW_i[compot_w_basis[a * NB + b]] += Hpc[e2] * dchi_i[c * NB + b];
+                    dV_i[compot_v_basis[c * NB + b]] += Hpc[e2] * dpsi_i[a * NB + b];
                 }
-                for (size_t c = 0; c < NCHI; c++) {
-                    double s = 0.0;
-                    for (size_t a = 0; a < NPSI; a++) s += Hpc[a * NCHI + c] * dpsi_i[a * NB + b];
-                    for (size_t e2 = 0; e2 < NCHI; e2++) s += Hcc[c * NCHI + e2] * dchi_i[e2 * NB + b];
-                    dV_i[c * NP + t] += s;
-                }
+            }
+            for (int e2 = 0; e2 < COMPOT_HCC_NNZ; e2++) {
+                const int c = compot_hcc_row[e2], c2 = compot_hcc_col[e2];
+                for (size_t b = 0; b < NB; b++) dV_i[compot_v_basis[c * NB + b]] += Hcc[e2] * dchi_i[c2 * NB + b];
             }
         }
         /* W = U + sum_i V(i) fc(r_ij), and its tangent (both in place) */
@@ -1505,32 +1546,40 @@ cdef extern from *:
                 compot_cutoff(r, &fc, &dfc);
                 const size_t i = pi[k], j = pj[k];
                 for (size_t c = 0; c < NCHI; c++) {
-                    const size_t a = compot_chi_src[c];
-                    U[j * NPSI + a] += fc * V[i * NCHI + c];
-                    double* dW = dU + (j * NPSI + a) * NP;
-                    const double* dVc = dV + (i * NCHI + c) * NP;
-                    for (size_t t = 0; t < NP; t++) dW[t] += fc * dVc[t];
+                    U[j * NPSI + compot_chi_src[c]] += fc * V[i * NCHI + c];
+                    for (int e2 = compot_v_start[c]; e2 < compot_v_start[c + 1]; e2++)
+                        dW[j * WN + compot_v_to_w[e2]] += fc * dV[i * VN + e2];
                 }
             }
         }
-        /* pass 3: force rows */
-        if (forces) memset(forces, 0, sizeof(double) * 3 * (size_t)n);
+        /* pass 3: pair force rows */
+        if (forces) memset(forces, 0, sizeof(double) * 3 * N);
         for (int k = 0; k < npairs; k++) {
             const double* dk = d + 3 * k;
             const double r = compot_norm(dk);
             if (r >= COMPOT_CUTOFF) continue;
             const size_t i = pi[k], j = pj[k];
             compot_pair_jac(r, COMPOT_PTYPE(k), p, q, phi, dphi, phi_b, dphi_b);
+            const double u[3] = {dk[0] / r, dk[1] / r, dk[2] / r};
+            const double mu[3] = {-u[0], -u[1], -u[2]};
+            double* Ji = J + (1 + 3 * i) * NP;
+            double* Jj = J + (1 + 3 * j) * NP;
             const double* W_i = U + i * NPSI;
-            const double* dW_i = dU + i * NPSI * NP;
+            const double* dW_i = dW + i * WN;
             double g = 0.0;
-            for (size_t t = 0; t < NP; t++) gk[t] = 0.0;
             for (size_t a = 0; a < COMPOT_NPSI2; a++) {
                 g += W_i[a] * dphi[a];
-                const double da = dphi[a];
-                const double* dWa = dW_i + a * NP;
-                for (size_t t = 0; t < NP; t++) gk[t] += dWa[t] * da;
-                for (size_t b = 0; b < NB; b++) gk[compot_basis_param[b]] += W_i[a] * dphi_b[a * NB + b];
+                for (int e2 = compot_w_start[a]; e2 < compot_w_start[a + 1]; e2++) {
+                    const double v = dW_i[e2] * dphi[a];
+                    COMPOT_JROWS(Ji, compot_w_col[e2], v, u);
+                    COMPOT_JROWS(Jj, compot_w_col[e2], v, mu);
+                }
+            }
+            for (size_t b = 0; b < NB; b++) {
+                double v = 0.0;
+                for (size_t a = 0; a < COMPOT_NPSI2; a++) v += W_i[a] * dphi_b[a * NB + b];
+                COMPOT_JROWS(Ji, compot_basis_param[b], v, u);
+                COMPOT_JROWS(Jj, compot_basis_param[b], v, mu);
             }
             if (NCHI > 0) {
                 double fc, dfc, h = 0.0;
@@ -1539,28 +1588,85 @@ cdef extern from *:
                     const size_t a = compot_chi_src[c];
                     const double vic = V[i * NCHI + c], pj_a = psi[j * NPSI + a];
                     h += vic * pj_a;
-                    const double* dVc = dV + (i * NCHI + c) * NP;
-                    for (size_t t = 0; t < NP; t++) gk[t] += dfc * dVc[t] * pj_a;
-                    for (size_t b = 0; b < NB; b++)
-                        gk[compot_basis_param[b]] += dfc * vic * dpsi[(j * NPSI + a) * NB + b];
+                    for (int e2 = compot_v_start[c]; e2 < compot_v_start[c + 1]; e2++) {
+                        const double v = dfc * dV[i * VN + e2] * pj_a;
+                        COMPOT_JROWS(Ji, compot_v_col[e2], v, u);
+                        COMPOT_JROWS(Jj, compot_v_col[e2], v, mu);
+                    }
+                    for (size_t b = 0; b < NB; b++) {
+                        const double v = dfc * vic * dpsi[(j * NPSI + a) * NB + b];
+                        COMPOT_JROWS(Ji, compot_basis_param[b], v, u);
+                        COMPOT_JROWS(Jj, compot_basis_param[b], v, mu);
+                    }
                 }
                 g += dfc * h;
             }
-            for (int x = 0; x < 3; x++) {
-                const double u = dk[x] / r;
-                if (forces) { forces[3 * i + x] += g * u; forces[3 * j + x] -= g * u; }
-                double* Ji = J + (1 + 3 * i + x) * NP;
-                double* Jj = J + (1 + 3 * j + x) * NP;
-                for (size_t t = 0; t < NP; t++) { Ji[t] += gk[t] * u; Jj[t] -= gk[t] * u; }
+            if (forces)
+                for (int x = 0; x < 3; x++) { forces[3 * i + x] += g * u[x]; forces[3 * j + x] -= g * u[x]; }
+        }
+    #if COMPOT_NMB > 0
+        /* many-body force rows: dE/dd_s = sum_a G_a dM_a/dd_s, G = sum_k W_k dB_k/dM, so
+         * d/dtheta = sum_k dW_k/dtheta dB_k/dd_s  (+ for basis parameters: the moments' own change) */
+        for (size_t i = 0; i < N; i++) {
+            const double* Mi = M + i * COMPOT_NM;
+            const double* dMi = dM + i * COMPOT_NM * NB;
+            const double* W3 = U + i * NPSI + COMPOT_NPSI2;
+            const double* dW_i = dW + i * WN;
+            double* Gq = Gm + COMPOT_NM;
+            double* dMsq = dMs + COMPOT_NM * 3;
+            compot_nbrs_load((int)i, &G, species, pi, pj, d, p, q, &Nb);
+            compot_mb_adjoint(Mi, dMi, W3, Gm, NB ? Gq : NULL);
+            double* Ji = J + (1 + 3 * i) * NP;
+            for (int s = 0; s < Nb.m; s++) {
+                const int k = G.order[G.start[i] + s];
+                const size_t j = pj[k];
+                double* Jj = J + (1 + 3 * j) * NP;
+                compot_mb_moment_gradients(&Nb, s, dMs, NB ? dMsq : NULL);
+                /* D_k = dB_k/dd_s from the term table */
+                memset(D, 0, sizeof(double) * COMPOT_NMB * 3);
+                for (int t = 0; t < COMPOT_NTERMS; t++) {
+                    const int kk = compot_term_k[t], a = compot_term_a[t], b = compot_term_b[t], c = compot_term_c[t];
+                    const double w = compot_term_coef[t];
+                    const double mb = b >= 0 ? Mi[b] : 1.0, mc = c >= 0 ? Mi[c] : 1.0;
+                    for (int x = 0; x < 3; x++) {
+                        double v = dMs[a * 3 + x] * mb * mc;
+                        if (b >= 0) v += Mi[a] * dMs[b * 3 + x] * mc;
+                        if (c >= 0) v += Mi[a] * mb * dMs[c * 3 + x];
+                        D[kk * 3 + x] += w * v;
+                    }
+                }
+                double f[3] = {0.0, 0.0, 0.0};
+                for (int kk = 0; kk < COMPOT_NMB; kk++) {
+                    const double* Dk = D + kk * 3;
+                    for (int x = 0; x < 3; x++) f[x] += W3[kk] * Dk[x];
+                    const size_t a = COMPOT_NPSI2 + kk;
+                    for (int e2 = compot_w_start[a]; e2 < compot_w_start[a + 1]; e2++) {
+                        const int t = compot_w_col[e2];
+                        const double v = dW_i[e2];
+                        for (int x = 0; x < 3; x++) { Ji[x * NP + t] += v * Dk[x]; Jj[x * NP + t] -= v * Dk[x]; }
+                    }
+                }
+                for (size_t e = 0; e < NB; e++) {
+                    double v[3] = {0.0, 0.0, 0.0};
+                    for (int a = 0; a < COMPOT_NM; a++)
+                        for (int x = 0; x < 3; x++)
+                            v[x] += Gq[a * NB + e] * dMs[a * 3 + x] + Gm[a] * dMsq[(a * NB + e) * 3 + x];
+                    const int t = compot_basis_param[e];
+                    for (int x = 0; x < 3; x++) { Ji[x * NP + t] += v[x]; Jj[x * NP + t] -= v[x]; }
+                }
+                if (forces)
+                    for (int x = 0; x < 3; x++) { forces[3 * i + x] += f[x]; forces[3 * j + x] -= f[x]; }
             }
         }
-    #if COMPOT_N3 > 0
-        status = compot_t3_forces(n, species, &G, pi, pj, d, p, q, U, dU, forces, NULL, J);
-        compot_groups_free(&G);
     #endif
     done:
-        free(psi); free(chi); free(U); free(V); free(dpsi); free(dchi); free(dU); free(dV);
-        free(Up); free(Vp); free(Hpp); free(Hpc); free(Hcc);
+    #if COMPOT_NMB > 0
+        compot_groups_free(&G);
+        compot_nbrs_free(&Nb);
+        free(M); free(dM); free(Gm); free(dMs); free(D);
+    #endif
+        free(Fp); free(Up); free(Vp); free(Hpp); free(Hpc); free(Hcc);
+        free(psi); free(chi); free(U); free(V); free(dpsi); free(dchi); free(dW); free(dV);
         return status;
     }
     """

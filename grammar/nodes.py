@@ -99,7 +99,22 @@ class ThreeBody:
     pos: Pos = _pos()
 
 
-BasisSpec = Union[ShortBasis, CustomBasis, ThreeBody]
+@dataclass(frozen=True)
+class Angular:
+    """``A[C8 P4 B4 D11]``: moments A_nlm(i) = sum_j R_n(r_ij) Y_lm(r_ij/r_ij) of a radial basis for
+    l = 0..lmax, and their rotation invariants of body order ``body`` (3: contractions of two
+    moments, 4: of three), optionally only those of degree sum(n-1) + sum(l) <= ``degree``
+    (docs/theory.md §3.2)."""
+    radial: "BasisRef"
+    lmax: int
+    body: int = 3
+    degree: int | None = None
+    pos: Pos = _pos()
+
+
+BasisSpec = Union[ShortBasis, CustomBasis, ThreeBody, Angular]
+#: many-body basis specs (their radial basis is a pair basis)
+MANY_BODY = (ThreeBody, Angular)
 
 
 @dataclass(frozen=True)
@@ -112,7 +127,7 @@ class BasisDef:
 @dataclass(frozen=True)
 class BasisRef:
     """A use of a basis: either an inline spec (anonymous) or the name of a defined basis."""
-    spec: ShortBasis | ThreeBody | None = None
+    spec: ShortBasis | ThreeBody | Angular | None = None
     name: str | None = None
     pos: Pos = _pos()
 
@@ -142,6 +157,16 @@ class NExp:
 
 
 @dataclass(frozen=True)
+class Core:
+    """``ZBL[r_in, r_out]``: the universal ZBL screened Coulomb repulsion between every pair,
+    switched off between ``inner`` and ``outer`` (Angstrom; None: chosen from the elements, or
+    from the training data by ``compot fit``; docs/theory.md §3.3)."""
+    inner: float | None = None
+    outer: float | None = None
+    pos: Pos = _pos()
+
+
+@dataclass(frozen=True)
 class Sum:
     terms: tuple["Expr", ...]
     pos: Pos = _pos()
@@ -154,8 +179,8 @@ class Product:
     pos: Pos = _pos()
 
 
-Term = Union[Linear, Exp, NExp]
-Expr = Union[Linear, Exp, NExp, Sum, Product]
+Term = Union[Linear, Exp, NExp, Core]
+Expr = Union[Linear, Exp, NExp, Core, Sum, Product]
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,14 @@ from . import nodes as n
 MAX_SIZE = 64
 #: largest Legendre degree of a three-body basis
 MAX_LEGENDRE = 12
+#: largest angular degree l of an angular-moment basis
+MAX_ANGULAR = 8
+#: body orders of angular-moment invariants
+BODY_ORDERS = (3, 4)
 #: largest cutoff radius in Angstrom accepted in model text
 MAX_CUTOFF = 20.0
 #: names the language reserves
-RESERVED = frozenset({"E", "N", "T", "r", "nu", "x", "fc", "basis", "cutoff", "elements", "in",
+RESERVED = frozenset({"E", "N", "T", "A", "ZBL", "r", "nu", "x", "fc", "basis", "cutoff", "elements", "in",
                       *n.FUNCTIONS})
 
 # What each terminal means to a person, for "expected ..." in syntax errors.
@@ -33,7 +37,9 @@ _DESCRIBE = {
     "SHORT_BASIS": "a basis like G8 or C8",
     "NAME": "a name",
     "LAYERS": "a layer count like L4",
-    "PORDER": "a Legendre order like P2",
+    "PORDER": "a Legendre order or angular degree like P2",
+    "BODY": "a body order like B4",
+    "DEGREE": "a degree bound like D10",
     "NUMBER": "a number",
     "SIGN": "a sign",
     "FUNC": "a function (exp log sqrt sin cos tanh)",
@@ -42,6 +48,8 @@ _DESCRIBE = {
     "E": "'E['",
     "N": "'N['",
     "T": "'T['",
+    "A": "'A['",
+    "ZBL": "'ZBL'",
     "LSQB": "'['",
     "RSQB": "']'",
     "LPAR": "'('",
@@ -241,12 +249,44 @@ class _ToAst(Transformer):
                              order.line, order.column)
         return n.ThreeBody(radial, int(degree), _pos(meta))
 
+    def angular(self, meta, items):
+        radial, order, body, degree = items
+        lmax = str(order)[1:]
+        if not lmax.isdigit() or int(lmax) > MAX_ANGULAR:
+            raise ModelError(f"angular order {str(order)!r} must be P0 .. P{MAX_ANGULAR}",
+                             order.line, order.column)
+        b = 3
+        if body is not None:
+            b = int(str(body)[1:])
+            if b not in BODY_ORDERS:
+                raise ModelError(f"body order {str(body)!r} of an angular basis must be one of "
+                                 + ", ".join(f"B{k}" for k in BODY_ORDERS), body.line, body.column)
+        d = None
+        if degree is not None:
+            d = int(str(degree)[1:])
+            if d > 4 * MAX_SIZE:
+                raise ModelError(f"degree bound {str(degree)!r} is larger than the maximum "
+                                 f"D{4 * MAX_SIZE}", degree.line, degree.column)
+        return n.Angular(radial, int(lmax), b, d, _pos(meta))
+
+    def core_term(self, meta, items):
+        if not items or items[0] is None:
+            return n.Core(pos=_pos(meta))
+        (inner, itok), (outer, otok) = items
+        if not 0 < inner < outer:
+            raise ModelError(f"ZBL radii must satisfy 0 < inner < outer, got [{inner}, {outer}]",
+                             itok.line, itok.column)
+        if outer > MAX_CUTOFF:
+            raise ModelError(f"ZBL outer radius {outer} is larger than the maximum {MAX_CUTOFF}",
+                             otok.line, otok.column)
+        return n.Core(inner, outer, _pos(meta))
+
     def radial_ref(self, meta, items):
         return self.basis_ref(meta, items)
 
     def basis_ref(self, meta, items):
         tok = items[0]
-        if isinstance(tok, n.ThreeBody):
+        if isinstance(tok, n.MANY_BODY):
             return n.BasisRef(spec=tok, pos=tok.pos)
         if tok.type == "SHORT_BASIS":
             return n.BasisRef(spec=_short(tok), pos=_pos(tok))
@@ -336,32 +376,53 @@ def _resolve_names(model: n.Model) -> None:
 
     def use(ref: n.BasisRef, radial: bool = False):
         if ref.name is None:
-            if isinstance(ref.spec, n.ThreeBody):
+            if isinstance(ref.spec, n.MANY_BODY):
                 use(ref.spec.radial, True)
             return
         if ref.name not in defined:
             hint = f" (defined: {', '.join(defined)})" if defined else ""
             raise ModelError(f"unknown basis {ref.name!r}{hint}", ref.pos.line, ref.pos.column)
         spec = defined[ref.name].spec
-        if radial and isinstance(spec, n.ThreeBody):
-            raise ModelError(f"the radial basis of a three-body basis must be a pair basis, but "
-                             f"{ref.name!r} is a three-body basis", ref.pos.line, ref.pos.column)
+        if radial and isinstance(spec, n.MANY_BODY):
+            kind = "three-body" if isinstance(spec, n.ThreeBody) else "an angular-moment"
+            kind = "a three-body" if isinstance(spec, n.ThreeBody) else kind
+            raise ModelError(f"the radial basis of a many-body basis must be a pair basis, but "
+                             f"{ref.name!r} is {kind} basis", ref.pos.line, ref.pos.column)
         if ref.name not in used:
             used.add(ref.name)
-            if isinstance(spec, n.ThreeBody):
+            if isinstance(spec, n.MANY_BODY):
                 use(spec.radial, True)
 
-    def walk(e):
+    def walk(e, in_product=False):
         if isinstance(e, (n.Linear, n.Exp, n.NExp)):
             use(e.basis)
+        elif isinstance(e, n.Core):
+            if in_product:
+                raise ModelError("the core repulsion ZBL composes by '+' only, not inside a product",
+                                 e.pos.line, e.pos.column)
         elif isinstance(e, n.Sum):
             for t in e.terms:
-                walk(t)
+                walk(t, in_product)
         elif isinstance(e, n.Product):
-            walk(e.left)
-            walk(e.right)
+            walk(e.left, True)
+            walk(e.right, True)
+
+    cores = []
+
+    def count_cores(e):
+        if isinstance(e, n.Core):
+            cores.append(e)
+        elif isinstance(e, n.Sum):
+            for t in e.terms:
+                count_cores(t)
 
     walk(model.expr)
+    count_cores(model.expr)
+    if len(cores) > 1:
+        raise ModelError("the core repulsion ZBL appears twice", cores[1].pos.line, cores[1].pos.column)
+    if cores and isinstance(model.expr, n.Core):
+        raise ModelError("ZBL alone is not a trainable model; add it to one, e.g. ZBL + E[G8L4]",
+                         cores[0].pos.line, cores[0].pos.column)
     for name, d in defined.items():
         if name not in used:
             warnings.warn(f"line {d.pos.line}: basis {name!r} is defined but never used", stacklevel=3)

@@ -55,6 +55,9 @@ def basis_spec_text(spec: n.BasisSpec) -> str:
         return f"{spec.kind}{spec.size}"
     if isinstance(spec, n.ThreeBody):
         return f"T[{_ref(spec.radial, False)} P{spec.order}]"
+    if isinstance(spec, n.Angular):
+        return (f"A[{_ref(spec.radial, False)} P{spec.lmax}" + (f" B{spec.body}" if spec.body != 3 else "")
+                + (f" D{spec.degree}" if spec.degree is not None else "") + "]")
     params = []
     for p in spec.params:
         s = f"{p.name} = {_num(p.value)}"
@@ -66,7 +69,7 @@ def basis_spec_text(spec: n.BasisSpec) -> str:
 
 def _ref(ref: n.BasisRef, glued: bool) -> str:
     if ref.spec is not None:
-        return basis_spec_text(ref.spec) + (" " if glued and isinstance(ref.spec, n.ThreeBody) else "")
+        return basis_spec_text(ref.spec) + (" " if glued and isinstance(ref.spec, n.MANY_BODY) else "")
     return ref.name + (" " if glued else "")
 
 
@@ -78,6 +81,8 @@ def expr_text(e: n.Expr, unicode: bool = False) -> str:
         return f"E[{_ref(e.basis, True)}L{e.layers}]"
     if isinstance(e, n.NExp):
         return f"N[E[{_ref(e.basis, True)}L{e.layers}]]"
+    if isinstance(e, n.Core):
+        return "ZBL" if e.inner is None else f"ZBL[{_num(e.inner)}, {_num(e.outer)}]"
     if isinstance(e, n.Sum):
         return plus.join(f"({expr_text(t, unicode)})" if isinstance(t, n.Sum) else expr_text(t, unicode)
                          for t in e.terms)

@@ -19,7 +19,7 @@ extern double exp(double);
 #define COMPOT_NPSI 8
 #define COMPOT_NPSI2 8
 #define COMPOT_NPHI 8
-#define COMPOT_N3 0
+#define COMPOT_NMB 0
 #define COMPOT_NCHI 8
 #define COMPOT_NB 2
 #define COMPOT_NQ 56
@@ -30,6 +30,29 @@ static const int compot_chi_src[8] = {0, 1, 2, 3, 4, 5, 6, 7};
 static const int compot_basis_param[2] = {0, 1};
 /* pair type of species (si, sj): compot_pair_type[si * NSPECIES + sj]; types: one */
 static const int compot_pair_type[1] = {0};
+/* sparse tangents of the Jacobian (docs/theory.md §5.3) */
+#define COMPOT_UP_NNZ 64
+#define COMPOT_VP_NNZ 64
+#define COMPOT_HPP_NNZ 8
+#define COMPOT_HPC_NNZ 0
+#define COMPOT_HCC_NNZ 8
+#define COMPOT_W_NNZ 144
+#define COMPOT_V_NNZ 80
+static const int compot_w_start[9] = {0, 18, 36, 54, 72, 90, 108, 126, 144};
+static const int compot_w_col[144] = {0, 1, 2, 10, 18, 26, 34, 35, 36, 37, 39, 47, 55, 63, 71, 72, 73, 74, 0, 1, 3, 11, 19, 27, 34, 35, 36, 37, 40, 48, 56, 64, 71, 72, 73, 74, 0, 1, 4, 12, 20, 28, 34, 35, 36, 37, 41, 49, 57, 65, 71, 72, 73, 74, 0, 1, 5, 13, 21, 29, 34, 35, 36, 37, 42, 50, 58, 66, 71, 72, 73, 74, 0, 1, 6, 14, 22, 30, 34, 35, 36, 37, 43, 51, 59, 67, 71, 72, 73, 74, 0, 1, 7, 15, 23, 31, 34, 35, 36, 37, 44, 52, 60, 68, 71, 72, 73, 74, 0, 1, 8, 16, 24, 32, 34, 35, 36, 37, 45, 53, 61, 69, 71, 72, 73, 74, 0, 1, 9, 17, 25, 33, 34, 35, 36, 37, 46, 54, 62, 70, 71, 72, 73, 74};
+static const int compot_v_start[9] = {0, 10, 20, 30, 40, 50, 60, 70, 80};
+static const int compot_v_col[80] = {0, 1, 39, 47, 55, 63, 71, 72, 73, 74, 0, 1, 40, 48, 56, 64, 71, 72, 73, 74, 0, 1, 41, 49, 57, 65, 71, 72, 73, 74, 0, 1, 42, 50, 58, 66, 71, 72, 73, 74, 0, 1, 43, 51, 59, 67, 71, 72, 73, 74, 0, 1, 44, 52, 60, 68, 71, 72, 73, 74, 0, 1, 45, 53, 61, 69, 71, 72, 73, 74, 0, 1, 46, 54, 62, 70, 71, 72, 73, 74};
+static const int compot_up_to_w[64] = {2, 3, 4, 5, 6, 7, 8, 9, 20, 21, 22, 23, 24, 25, 26, 27, 38, 39, 40, 41, 42, 43, 44, 45, 56, 57, 58, 59, 60, 61, 62, 63, 74, 75, 76, 77, 78, 79, 80, 81, 92, 93, 94, 95, 96, 97, 98, 99, 110, 111, 112, 113, 114, 115, 116, 117, 128, 129, 130, 131, 132, 133, 134, 135};
+static const int compot_vp_to_v[64] = {2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15, 16, 17, 18, 19, 22, 23, 24, 25, 26, 27, 28, 29, 32, 33, 34, 35, 36, 37, 38, 39, 42, 43, 44, 45, 46, 47, 48, 49, 52, 53, 54, 55, 56, 57, 58, 59, 62, 63, 64, 65, 66, 67, 68, 69, 72, 73, 74, 75, 76, 77, 78, 79};
+static const int compot_v_to_w[80] = {0, 1, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127, 136, 137, 138, 139, 140, 141, 142, 143};
+static const int compot_w_basis[16] = {0, 1, 18, 19, 36, 37, 54, 55, 72, 73, 90, 91, 108, 109, 126, 127};
+static const int compot_v_basis[16] = {0, 1, 10, 11, 20, 21, 30, 31, 40, 41, 50, 51, 60, 61, 70, 71};
+static const int compot_hpp_row[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+static const int compot_hpp_col[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+static const int compot_hpc_row[1] = {0};
+static const int compot_hpc_col[1] = {0};
+static const int compot_hcc_row[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+static const int compot_hcc_col[8] = {0, 1, 2, 3, 4, 5, 6, 7};
 
 /* cutoff function fc(r) = 1 - 35x^4 + 84x^5 - 70x^6 + 20x^7, x = r/rc, and its derivative */
 static inline void compot_cutoff(const double r, double* fc, double* dfc) {
@@ -448,11 +471,10 @@ static inline double compot_atom_jac(const double* psi, const double* chi, const
     memset(U, 0, sizeof(double) * 8);
     memset(V, 0, sizeof(double) * 8);
     memset(Fp, 0, sizeof(double) * 75);
-    memset(Up, 0, sizeof(double) * 600);
-    memset(Vp, 0, sizeof(double) * 600);
-    memset(Hpp, 0, sizeof(double) * 64);
-    memset(Hpc, 0, sizeof(double) * 64);
-    memset(Hcc, 0, sizeof(double) * 64);
+    memset(Up, 0, sizeof(double) * 64);
+    memset(Vp, 0, sizeof(double) * 64);
+    memset(Hpp, 0, sizeof(double) * 8);
+    memset(Hcc, 0, sizeof(double) * 8);
     const double t0 = p[35]*psi[0];
     const double t1 = exp(t0);
     const double t2 = p[10]*t1;
@@ -743,150 +765,150 @@ static inline double compot_atom_jac(const double* psi, const double* chi, const
     Fp[72] = chi[0]*t104 + chi[1]*t107 + chi[2]*t110 + chi[3]*t116 + chi[4]*t119 + chi[5]*t122 + chi[6]*t125 + chi[7]*t128;
     Fp[73] = chi[0]*t131 + chi[1]*t134 + chi[2]*t137 + chi[3]*t140 + chi[4]*t143 + chi[5]*t149 + chi[6]*t152 + chi[7]*t155;
     Fp[74] = chi[0]*t158 + chi[1]*t161 + chi[2]*t164 + chi[3]*t167 + chi[4]*t170 + chi[5]*t173 + chi[6]*t176 + chi[7]*t182;
-    Up[2] = p[34]*t61;
-    Up[10] = p[35]*t1;
-    Up[18] = p[36]*t25;
-    Up[26] = p[37]*t49;
-    Up[34] = t60*t62 + t62;
-    Up[35] = t0*t2 + t2;
-    Up[36] = t24*t26 + t26;
-    Up[37] = t48*t50 + t50;
-    Up[78] = p[34]*t79;
-    Up[86] = p[35]*t4;
-    Up[94] = p[36]*t28;
-    Up[102] = p[37]*t52;
-    Up[109] = t78*t80 + t80;
-    Up[110] = t3*t5 + t5;
-    Up[111] = t27*t29 + t29;
-    Up[112] = t51*t53 + t53;
-    Up[154] = p[34]*t112;
-    Up[162] = p[35]*t7;
-    Up[170] = p[36]*t31;
-    Up[178] = p[37]*t55;
-    Up[184] = t111*t113 + t113;
-    Up[185] = t6*t8 + t8;
-    Up[186] = t30*t32 + t32;
-    Up[187] = t54*t56 + t56;
-    Up[230] = p[34]*t145;
-    Up[238] = p[35]*t10;
-    Up[246] = p[36]*t34;
-    Up[254] = p[37]*t58;
-    Up[259] = t144*t146 + t146;
-    Up[260] = t11*t9 + t11;
-    Up[261] = t33*t35 + t35;
-    Up[262] = t57*t59 + t59;
-    Up[306] = p[34]*t178;
-    Up[314] = p[35]*t13;
-    Up[322] = p[36]*t37;
-    Up[330] = p[37]*t64;
-    Up[334] = t177*t179 + t179;
-    Up[335] = t12*t14 + t14;
-    Up[336] = t36*t38 + t38;
-    Up[337] = t63*t65 + t65;
-    Up[382] = p[34]*t184;
-    Up[390] = p[35]*t16;
-    Up[398] = p[36]*t40;
-    Up[406] = p[37]*t67;
-    Up[409] = t183*t185 + t185;
-    Up[410] = t15*t17 + t17;
-    Up[411] = t39*t41 + t41;
-    Up[412] = t66*t68 + t68;
-    Up[458] = p[34]*t187;
-    Up[466] = p[35]*t19;
-    Up[474] = p[36]*t43;
-    Up[482] = p[37]*t70;
-    Up[484] = t186*t188 + t188;
-    Up[485] = t18*t20 + t20;
-    Up[486] = t42*t44 + t44;
-    Up[487] = t69*t71 + t71;
-    Up[534] = p[34]*t190;
-    Up[542] = p[35]*t22;
-    Up[550] = p[36]*t46;
-    Up[558] = p[37]*t73;
-    Up[559] = t189*t191 + t191;
-    Up[560] = t21*t23 + t23;
-    Up[561] = t45*t47 + t47;
-    Up[562] = t72*t74 + t74;
-    Vp[39] = p[71]*t76;
-    Vp[47] = p[72]*t103;
-    Vp[55] = p[73]*t130;
-    Vp[63] = p[74]*t157;
-    Vp[71] = t75*t77 + t77;
-    Vp[72] = t102*t104 + t104;
-    Vp[73] = t129*t131 + t131;
-    Vp[74] = t156*t158 + t158;
-    Vp[115] = p[71]*t82;
-    Vp[123] = p[72]*t106;
-    Vp[131] = p[73]*t133;
-    Vp[139] = p[74]*t160;
-    Vp[146] = t81*t83 + t83;
-    Vp[147] = t105*t107 + t107;
-    Vp[148] = t132*t134 + t134;
-    Vp[149] = t159*t161 + t161;
-    Vp[191] = p[71]*t85;
-    Vp[199] = p[72]*t109;
-    Vp[207] = p[73]*t136;
-    Vp[215] = p[74]*t163;
-    Vp[221] = t84*t86 + t86;
-    Vp[222] = t108*t110 + t110;
-    Vp[223] = t135*t137 + t137;
-    Vp[224] = t162*t164 + t164;
-    Vp[267] = p[71]*t88;
-    Vp[275] = p[72]*t115;
-    Vp[283] = p[73]*t139;
-    Vp[291] = p[74]*t166;
-    Vp[296] = t87*t89 + t89;
-    Vp[297] = t114*t116 + t116;
-    Vp[298] = t138*t140 + t140;
-    Vp[299] = t165*t167 + t167;
-    Vp[343] = p[71]*t91;
-    Vp[351] = p[72]*t118;
-    Vp[359] = p[73]*t142;
-    Vp[367] = p[74]*t169;
-    Vp[371] = t90*t92 + t92;
-    Vp[372] = t117*t119 + t119;
-    Vp[373] = t141*t143 + t143;
-    Vp[374] = t168*t170 + t170;
-    Vp[419] = p[71]*t94;
-    Vp[427] = p[72]*t121;
-    Vp[435] = p[73]*t148;
-    Vp[443] = p[74]*t172;
-    Vp[446] = t93*t95 + t95;
-    Vp[447] = t120*t122 + t122;
-    Vp[448] = t147*t149 + t149;
-    Vp[449] = t171*t173 + t173;
-    Vp[495] = p[71]*t97;
-    Vp[503] = p[72]*t124;
-    Vp[511] = p[73]*t151;
-    Vp[519] = p[74]*t175;
-    Vp[521] = t96*t98 + t98;
-    Vp[522] = t123*t125 + t125;
-    Vp[523] = t150*t152 + t152;
-    Vp[524] = t174*t176 + t176;
-    Vp[571] = p[71]*t100;
-    Vp[579] = p[72]*t127;
-    Vp[587] = p[73]*t154;
-    Vp[595] = p[74]*t181;
-    Vp[596] = t101*t99 + t101;
-    Vp[597] = t126*t128 + t128;
-    Vp[598] = t153*t155 + t155;
-    Vp[599] = t180*t182 + t182;
+    Up[0] = p[34]*t61;
+    Up[1] = p[35]*t1;
+    Up[2] = p[36]*t25;
+    Up[3] = p[37]*t49;
+    Up[4] = t60*t62 + t62;
+    Up[5] = t0*t2 + t2;
+    Up[6] = t24*t26 + t26;
+    Up[7] = t48*t50 + t50;
+    Up[8] = p[34]*t79;
+    Up[9] = p[35]*t4;
+    Up[10] = p[36]*t28;
+    Up[11] = p[37]*t52;
+    Up[12] = t78*t80 + t80;
+    Up[13] = t3*t5 + t5;
+    Up[14] = t27*t29 + t29;
+    Up[15] = t51*t53 + t53;
+    Up[16] = p[34]*t112;
+    Up[17] = p[35]*t7;
+    Up[18] = p[36]*t31;
+    Up[19] = p[37]*t55;
+    Up[20] = t111*t113 + t113;
+    Up[21] = t6*t8 + t8;
+    Up[22] = t30*t32 + t32;
+    Up[23] = t54*t56 + t56;
+    Up[24] = p[34]*t145;
+    Up[25] = p[35]*t10;
+    Up[26] = p[36]*t34;
+    Up[27] = p[37]*t58;
+    Up[28] = t144*t146 + t146;
+    Up[29] = t11*t9 + t11;
+    Up[30] = t33*t35 + t35;
+    Up[31] = t57*t59 + t59;
+    Up[32] = p[34]*t178;
+    Up[33] = p[35]*t13;
+    Up[34] = p[36]*t37;
+    Up[35] = p[37]*t64;
+    Up[36] = t177*t179 + t179;
+    Up[37] = t12*t14 + t14;
+    Up[38] = t36*t38 + t38;
+    Up[39] = t63*t65 + t65;
+    Up[40] = p[34]*t184;
+    Up[41] = p[35]*t16;
+    Up[42] = p[36]*t40;
+    Up[43] = p[37]*t67;
+    Up[44] = t183*t185 + t185;
+    Up[45] = t15*t17 + t17;
+    Up[46] = t39*t41 + t41;
+    Up[47] = t66*t68 + t68;
+    Up[48] = p[34]*t187;
+    Up[49] = p[35]*t19;
+    Up[50] = p[36]*t43;
+    Up[51] = p[37]*t70;
+    Up[52] = t186*t188 + t188;
+    Up[53] = t18*t20 + t20;
+    Up[54] = t42*t44 + t44;
+    Up[55] = t69*t71 + t71;
+    Up[56] = p[34]*t190;
+    Up[57] = p[35]*t22;
+    Up[58] = p[36]*t46;
+    Up[59] = p[37]*t73;
+    Up[60] = t189*t191 + t191;
+    Up[61] = t21*t23 + t23;
+    Up[62] = t45*t47 + t47;
+    Up[63] = t72*t74 + t74;
+    Vp[0] = p[71]*t76;
+    Vp[1] = p[72]*t103;
+    Vp[2] = p[73]*t130;
+    Vp[3] = p[74]*t157;
+    Vp[4] = t75*t77 + t77;
+    Vp[5] = t102*t104 + t104;
+    Vp[6] = t129*t131 + t131;
+    Vp[7] = t156*t158 + t158;
+    Vp[8] = p[71]*t82;
+    Vp[9] = p[72]*t106;
+    Vp[10] = p[73]*t133;
+    Vp[11] = p[74]*t160;
+    Vp[12] = t81*t83 + t83;
+    Vp[13] = t105*t107 + t107;
+    Vp[14] = t132*t134 + t134;
+    Vp[15] = t159*t161 + t161;
+    Vp[16] = p[71]*t85;
+    Vp[17] = p[72]*t109;
+    Vp[18] = p[73]*t136;
+    Vp[19] = p[74]*t163;
+    Vp[20] = t84*t86 + t86;
+    Vp[21] = t108*t110 + t110;
+    Vp[22] = t135*t137 + t137;
+    Vp[23] = t162*t164 + t164;
+    Vp[24] = p[71]*t88;
+    Vp[25] = p[72]*t115;
+    Vp[26] = p[73]*t139;
+    Vp[27] = p[74]*t166;
+    Vp[28] = t87*t89 + t89;
+    Vp[29] = t114*t116 + t116;
+    Vp[30] = t138*t140 + t140;
+    Vp[31] = t165*t167 + t167;
+    Vp[32] = p[71]*t91;
+    Vp[33] = p[72]*t118;
+    Vp[34] = p[73]*t142;
+    Vp[35] = p[74]*t169;
+    Vp[36] = t90*t92 + t92;
+    Vp[37] = t117*t119 + t119;
+    Vp[38] = t141*t143 + t143;
+    Vp[39] = t168*t170 + t170;
+    Vp[40] = p[71]*t94;
+    Vp[41] = p[72]*t121;
+    Vp[42] = p[73]*t148;
+    Vp[43] = p[74]*t172;
+    Vp[44] = t93*t95 + t95;
+    Vp[45] = t120*t122 + t122;
+    Vp[46] = t147*t149 + t149;
+    Vp[47] = t171*t173 + t173;
+    Vp[48] = p[71]*t97;
+    Vp[49] = p[72]*t124;
+    Vp[50] = p[73]*t151;
+    Vp[51] = p[74]*t175;
+    Vp[52] = t96*t98 + t98;
+    Vp[53] = t123*t125 + t125;
+    Vp[54] = t150*t152 + t152;
+    Vp[55] = t174*t176 + t176;
+    Vp[56] = p[71]*t100;
+    Vp[57] = p[72]*t127;
+    Vp[58] = p[73]*t154;
+    Vp[59] = p[74]*t181;
+    Vp[60] = t101*t99 + t101;
+    Vp[61] = t126*t128 + t128;
+    Vp[62] = t153*t155 + t155;
+    Vp[63] = t180*t182 + t182;
     Hpp[0] = t192*t2 + t193*t26 + t194*t50 + t195*t62;
-    Hpp[9] = t192*t5 + t193*t29 + t194*t53 + t195*t80;
-    Hpp[18] = t113*t195 + t192*t8 + t193*t32 + t194*t56;
-    Hpp[27] = t11*t192 + t146*t195 + t193*t35 + t194*t59;
-    Hpp[36] = t14*t192 + t179*t195 + t193*t38 + t194*t65;
-    Hpp[45] = t17*t192 + t185*t195 + t193*t41 + t194*t68;
-    Hpp[54] = t188*t195 + t192*t20 + t193*t44 + t194*t71;
-    Hpp[63] = t191*t195 + t192*t23 + t193*t47 + t194*t74;
+    Hpp[1] = t192*t5 + t193*t29 + t194*t53 + t195*t80;
+    Hpp[2] = t113*t195 + t192*t8 + t193*t32 + t194*t56;
+    Hpp[3] = t11*t192 + t146*t195 + t193*t35 + t194*t59;
+    Hpp[4] = t14*t192 + t179*t195 + t193*t38 + t194*t65;
+    Hpp[5] = t17*t192 + t185*t195 + t193*t41 + t194*t68;
+    Hpp[6] = t188*t195 + t192*t20 + t193*t44 + t194*t71;
+    Hpp[7] = t191*t195 + t192*t23 + t193*t47 + t194*t74;
     Hcc[0] = t104*t197 + t131*t198 + t158*t199 + t196*t77;
-    Hcc[9] = t107*t197 + t134*t198 + t161*t199 + t196*t83;
-    Hcc[18] = t110*t197 + t137*t198 + t164*t199 + t196*t86;
-    Hcc[27] = t116*t197 + t140*t198 + t167*t199 + t196*t89;
-    Hcc[36] = t119*t197 + t143*t198 + t170*t199 + t196*t92;
-    Hcc[45] = t122*t197 + t149*t198 + t173*t199 + t196*t95;
-    Hcc[54] = t125*t197 + t152*t198 + t176*t199 + t196*t98;
-    Hcc[63] = t101*t196 + t128*t197 + t155*t198 + t182*t199;
+    Hcc[1] = t107*t197 + t134*t198 + t161*t199 + t196*t83;
+    Hcc[2] = t110*t197 + t137*t198 + t164*t199 + t196*t86;
+    Hcc[3] = t116*t197 + t140*t198 + t167*t199 + t196*t89;
+    Hcc[4] = t119*t197 + t143*t198 + t170*t199 + t196*t92;
+    Hcc[5] = t122*t197 + t149*t198 + t173*t199 + t196*t95;
+    Hcc[6] = t125*t197 + t152*t198 + t176*t199 + t196*t98;
+    Hcc[7] = t101*t196 + t128*t197 + t155*t198 + t182*t199;
     return F;
 }
 
@@ -926,8 +948,8 @@ static inline double compot_atom_jac(const double* psi, const double* chi, const
  *   J row 0: dE_total/dtheta; row 1+3i+x: dF_ix/dtheta (row-major, NP columns).  No ghosts.
  *
  * Arrays: phi[NPHI] holds the pair functions of one pair (the first NPSI2 are summed into the pair
- * descriptors psi[0..NPSI2), the rest are radial functions of three-body bases); psi[NPSI] holds the
- * pair descriptors followed by the N3 three-body descriptors.
+ * descriptors psi[0..NPSI2), the rest are radial functions of many-body bases); psi[NPSI] holds the
+ * pair descriptors followed by the NMB many-body descriptors.
  */
 
 /* the caller's communication of per-atom values between local atoms and their ghosts */
@@ -943,9 +965,9 @@ static inline double compot_norm(const double* v) {
 
 #define COMPOT_PTYPE(k) compot_pair_type[species[pi[k]] * COMPOT_NSPECIES + species[pj[k]]]
 
-#if COMPOT_N3 > 0
-/* three-body passes over all atoms (the per-atom work is in compot_t3_psi and compot_t3_grad); the
- * caller groups the pairs by atom once (compot_group_pairs) for both passes */
+#if COMPOT_NMB > 0
+/* many-body passes over the local atoms (the per-atom work is in compot_mb_*); the caller groups
+ * the pairs by atom once (compot_group_pairs) for both passes */
 
 /* pairs within the cutoff grouped by first atom: order[start[i] .. start[i+1]) */
 typedef struct { int* start; int* order; int maxnb; } compot_groups;
@@ -993,70 +1015,63 @@ static void compot_nbrs_load(int i, const compot_groups* G, const int* species, 
     }
 }
 
-/* three-body descriptors of all atoms, added to psi (and dpsi when not NULL) */
-static int compot_t3_all_psi(int n, const int* species, const compot_groups* G, const int* pi,
+/* many-body descriptors of the local atoms, added to psi; their moments kept in M (NM per atom);
+ * with dpsi != NULL also the derivatives by the basis parameters (dpsi, and dM: NM * NB per atom) */
+static int compot_mb_all_psi(int n, const int* species, const compot_groups* G, const int* pi,
                              const int* pj, const double* d, const double* p, const double* q,
-                             double* psi, double* dpsi) {
-    const size_t NPSI = COMPOT_NPSI, NB = COMPOT_NB;
+                             double* psi, double* M, double* dpsi, double* dM) {
+    const size_t NPSI = COMPOT_NPSI, NB = COMPOT_NB, NM = COMPOT_NM;
     compot_nbrs N;
-    if (compot_nbrs_alloc(&N, G->maxnb, dpsi != NULL)) { compot_nbrs_free(&N); return 1; }
-    for (int i = 0; i < n; i++) {
-        compot_nbrs_load(i, G, species, pi, pj, d, p, q, &N);
-        compot_t3_psi(&N, psi + (size_t)i * NPSI + COMPOT_NPSI2,
-                      dpsi ? dpsi + ((size_t)i * NPSI + COMPOT_NPSI2) * NB : NULL);
-    }
-    compot_nbrs_free(&N);
-    return 0;
-}
-
-/* three-body forces and virial from the descriptor adjoints W (NPSI per atom); with dW (NPSI*NP per
- * atom) and J != NULL also the force rows of the Jacobian */
-static int compot_t3_forces(int n, const int* species, const compot_groups* G, const int* pi,
-                            const int* pj, const double* d, const double* p, const double* q,
-                            const double* W, const double* dW, double* forces, double* virial,
-                            double* J) {
-    const size_t NPSI = COMPOT_NPSI, NB = COMPOT_NB, N3 = COMPOT_N3, NP = COMPOT_NP;
-    compot_nbrs N;
-    const int jac = J != NULL;
-    const size_t M = (size_t)COMPOT_A(G->maxnb);
-    double* B = (double*)malloc(sizeof(double) * M * N3 * 3);
-    double* dB = jac ? (double*)malloc(sizeof(double) * M * N3 * 3 * COMPOT_A(NB)) : NULL;
-    double* gk = (double*)malloc(sizeof(double) * COMPOT_A(NP));
-    if (compot_nbrs_alloc(&N, G->maxnb, jac) || !B || !gk || (jac && !dB)) {
-        compot_nbrs_free(&N); free(B); free(dB); free(gk);
+    double B[COMPOT_NMB];
+    double* dB = dpsi ? (double*)malloc(sizeof(double) * COMPOT_NMB * COMPOT_A(NB)) : NULL;
+    if (compot_nbrs_alloc(&N, G->maxnb, dpsi != NULL) || (dpsi && !dB)) {
+        compot_nbrs_free(&N); free(dB);
         return 1;
     }
     for (int i = 0; i < n; i++) {
         compot_nbrs_load(i, G, species, pi, pj, d, p, q, &N);
-        compot_t3_grad(&N, B, dB);
-        const double* W3 = W + (size_t)i * NPSI + COMPOT_NPSI2;
-        const double* dW3 = jac ? dW + ((size_t)i * NPSI + COMPOT_NPSI2) * NP : NULL;
+        double* Mi = M + (size_t)i * NM;
+        double* dMi = dpsi ? dM + (size_t)i * NM * NB : NULL;
+        compot_mb_moments(&N, Mi, dMi);
+        compot_mb_descriptors(Mi, dMi, B, dB);
+        double* psi_i = psi + (size_t)i * NPSI + COMPOT_NPSI2;
+        for (int k = 0; k < COMPOT_NMB; k++) psi_i[k] += B[k];
+        if (dpsi) {
+            double* dpsi_i = dpsi + ((size_t)i * NPSI + COMPOT_NPSI2) * NB;
+            for (size_t x = 0; x < COMPOT_NMB * NB; x++) dpsi_i[x] += dB[x];
+        }
+    }
+    compot_nbrs_free(&N);
+    free(dB);
+    return 0;
+}
+
+/* many-body forces and virial from the descriptor adjoints W (NPSI per atom) and the moments M */
+static int compot_mb_forces_all(int n, const int* species, const compot_groups* G, const int* pi,
+                                const int* pj, const double* d, const double* p, const double* q,
+                                const double* W, const double* M, double* forces, double* virial) {
+    const size_t NPSI = COMPOT_NPSI, NM = COMPOT_NM;
+    compot_nbrs N;
+    double* fs = (double*)malloc(sizeof(double) * 3 * (size_t)COMPOT_A(G->maxnb));
+    double Gm[COMPOT_NM];
+    if (compot_nbrs_alloc(&N, G->maxnb, 0) || !fs) { compot_nbrs_free(&N); free(fs); return 1; }
+    for (int i = 0; i < n; i++) {
+        compot_nbrs_load(i, G, species, pi, pj, d, p, q, &N);
+        compot_mb_adjoint(M + (size_t)i * NM, NULL, W + (size_t)i * NPSI + COMPOT_NPSI2, Gm, NULL);
+        compot_mb_forces(&N, Gm, fs);
         for (int s = 0; s < N.m; s++) {
             const int k = G->order[G->start[i] + s], j = pj[k];
-            const double* Bs = B + (size_t)s * N3 * 3;
             for (int x = 0; x < 3; x++) {
-                double f = 0.0;
-                for (size_t m = 0; m < N3; m++) f += W3[m] * Bs[m * 3 + x];
-                if (forces) { forces[3 * i + x] += f; forces[3 * j + x] -= f; }
+                const double f = fs[3 * s + x];
+                forces[3 * i + x] += f;
+                forces[3 * j + x] -= f;
                 if (virial)
                     for (int y = 0; y < 3; y++) virial[3 * y + x] += d[3 * k + y] * f;
-                if (!jac) continue;
-                for (size_t t = 0; t < NP; t++) gk[t] = 0.0;
-                for (size_t m = 0; m < N3; m++) {
-                    const double b = Bs[m * 3 + x];
-                    const double* dWm = dW3 + m * NP;
-                    for (size_t t = 0; t < NP; t++) gk[t] += dWm[t] * b;
-                    const double* dBm = dB + ((size_t)s * N3 * 3 + m * 3 + x) * NB;
-                    for (size_t e = 0; e < NB; e++) gk[compot_basis_param[e]] += W3[m] * dBm[e];
-                }
-                double* Ji = J + (1 + 3 * (size_t)i + x) * NP;
-                double* Jj = J + (1 + 3 * (size_t)j + x) * NP;
-                for (size_t t = 0; t < NP; t++) { Ji[t] += gk[t]; Jj[t] -= gk[t]; }
             }
         }
     }
     compot_nbrs_free(&N);
-    free(B); free(dB); free(gk);
+    free(fs);
     return 0;
 }
 #endif
@@ -1081,11 +1096,13 @@ static int compot_descriptors(int n, const int* species, int npairs, const int* 
             for (size_t a = 0; a < COMPOT_NPSI2; a++) psi_i[a] += phi[a];
         }
     }
-#if COMPOT_N3 > 0
+#if COMPOT_NMB > 0
     compot_groups G;
-    const int status = compot_group_pairs(n, npairs, pi, d, &G) ||
-                       compot_t3_all_psi(n, species, &G, pi, pj, d, p, q, psi, NULL);
-    compot_groups_free(&G);
+    double* M = (double*)malloc(sizeof(double) * (size_t)COMPOT_A(n) * COMPOT_NM);
+    const int status = !M || compot_group_pairs(n, npairs, pi, d, &G) ||
+                       compot_mb_all_psi(n, species, &G, pi, pj, d, p, q, psi, M, NULL, NULL);
+    if (M) compot_groups_free(&G);
+    free(M);
     if (status) return 1;
 #endif
     if (NCHI > 0) {
@@ -1270,10 +1287,11 @@ static int compot_energy_forces_nt(int nthreads, int nlocal, int nall, const int
     }
     if (COMPOT_NPSI2 > 0) compot_reduce(psi, bufs, nt, stride, (size_t)nlocal * NPSI);
     int status = 0;
-#if COMPOT_N3 > 0
-    compot_groups G;
-    status = compot_group_pairs(nlocal, npairs, pi, d, &G) ||
-             compot_t3_all_psi(nlocal, species, &G, pi, pj, d, p, q, psi, NULL);
+#if COMPOT_NMB > 0
+    compot_groups G = {NULL, NULL, 0};
+    double* M = (double*)malloc(sizeof(double) * (size_t)COMPOT_A(nlocal) * COMPOT_NM);
+    status = !M || compot_group_pairs(nlocal, npairs, pi, d, &G) ||
+             compot_mb_all_psi(nlocal, species, &G, pi, pj, d, p, q, psi, M, NULL, NULL);
     if (status) goto done;
 #endif
     /* the ghosts' descriptors, which the N operator needs */
@@ -1342,10 +1360,11 @@ static int compot_energy_forces_nt(int nthreads, int nlocal, int nall, const int
     compot_reduce(forces, bufs, nt, stride, 3 * N);
     for (int t = 1; t < nt; t++)
         for (int x = 0; x < 9; x++) vir0[x] += bufs[(size_t)(t - 1) * stride + N * width + x];
-#if COMPOT_N3 > 0
-    status = compot_t3_forces(nlocal, species, &G, pi, pj, d, p, q, U, NULL, forces, vir0, NULL);
+#if COMPOT_NMB > 0
+    status = compot_mb_forces_all(nlocal, species, &G, pi, pj, d, p, q, U, M, forces, vir0);
 done:
     compot_groups_free(&G);
+    free(M);
 #endif
     if (virial)
         for (int x = 0; x < 9; x++) virial[x] += vir0[x];
@@ -1362,35 +1381,56 @@ static int compot_energy_forces(int n, const int* species, int npairs, const int
                                    energies, forces, virial);
 }
 
+
+/* ---- the parameter Jacobian (forward mode over the parameters; docs/theory.md §5.3) ----
+ * The tangents of the adjoints are sparse: dW(i)[a] = d W_a(i) / d theta has non-zero entries only
+ * in the columns compot_w_col[compot_w_start[a] .. compot_w_start[a+1]) (the parameters that meet
+ * descriptor a), dV(i)[c] in compot_v_col[compot_v_start[c] ..); both are stored packed. */
+
+/* add val * u (the unit vector, or minus it) to the three force rows of an atom, column t */
+#define COMPOT_JROWS(Jr, t, val, u) do { const double v_ = (val); (Jr)[(t)] += v_ * (u)[0]; (Jr)[NP + (t)] += v_ * (u)[1]; (Jr)[2 * NP + (t)] += v_ * (u)[2]; } while (0)
+
 static int compot_jacobian(int n, const int* species, int npairs, const int* pi, const int* pj,
                            const double* d, const double* p, double* J, double* energies,
                            double* forces)
 {
-    const size_t NP = COMPOT_NP, NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI, NB = COMPOT_NB;
+    const size_t NP = COMPOT_NP, NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI, NB = COMPOT_NB, N = (size_t)n;
+    const size_t WN = COMPOT_W_NNZ, VN = COMPOT_V_NNZ;
     double q[COMPOT_A(COMPOT_NQ)];
     double phi[COMPOT_A(COMPOT_NPHI)], dphi[COMPOT_A(COMPOT_NPHI)];
     double phi_b[COMPOT_A(COMPOT_NPHI * COMPOT_NB)], dphi_b[COMPOT_A(COMPOT_NPHI * COMPOT_NB)];
-    double Fp[COMPOT_A(COMPOT_NP)], gk[COMPOT_A(COMPOT_NP)];
-    double* psi = (double*)calloc((size_t)n * COMPOT_A(NPSI), sizeof(double));
-    double* chi = (double*)calloc((size_t)n * COMPOT_A(NCHI), sizeof(double));
-    double* U = (double*)calloc((size_t)n * COMPOT_A(NPSI), sizeof(double));
-    double* V = (double*)calloc((size_t)n * COMPOT_A(NCHI), sizeof(double));
-    double* dpsi = (double*)calloc((size_t)n * COMPOT_A(NPSI * NB), sizeof(double));
-    double* dchi = (double*)calloc((size_t)n * COMPOT_A(NCHI * NB), sizeof(double));
-    double* dU = (double*)calloc((size_t)n * COMPOT_A(NPSI * NP), sizeof(double));
-    double* dV = (double*)calloc((size_t)n * COMPOT_A(NCHI * NP), sizeof(double));
-    double* Up = (double*)calloc(COMPOT_A(NPSI * NP), sizeof(double));
-    double* Vp = (double*)calloc(COMPOT_A(NCHI * NP), sizeof(double));
-    double* Hpp = (double*)calloc(COMPOT_A(NPSI * NPSI), sizeof(double));
-    double* Hpc = (double*)calloc(COMPOT_A(NPSI * NCHI), sizeof(double));
-    double* Hcc = (double*)calloc(COMPOT_A(NCHI * NCHI), sizeof(double));
+    double* Fp = (double*)malloc(sizeof(double) * COMPOT_A(NP));
+    double* Up = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_UP_NNZ));
+    double* Vp = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_VP_NNZ));
+    double* Hpp = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_HPP_NNZ));
+    double* Hpc = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_HPC_NNZ));
+    double* Hcc = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_HCC_NNZ));
+    double* psi = (double*)calloc(N * COMPOT_A(NPSI), sizeof(double));
+    double* chi = (double*)calloc(N * COMPOT_A(NCHI), sizeof(double));
+    double* U = (double*)calloc(N * COMPOT_A(NPSI), sizeof(double));
+    double* V = (double*)calloc(N * COMPOT_A(NCHI), sizeof(double));
+    double* dpsi = (double*)calloc(N * COMPOT_A(NPSI * NB), sizeof(double));
+    double* dchi = (double*)calloc(N * COMPOT_A(NCHI * NB), sizeof(double));
+    double* dW = (double*)calloc(N * COMPOT_A(WN), sizeof(double));
+    double* dV = (double*)calloc(N * COMPOT_A(VN), sizeof(double));
     int status = 0;
-    if (!psi || !chi || !U || !V || !dpsi || !dchi || !dU || !dV || !Up || !Vp || !Hpp || !Hpc || !Hcc) {
+#if COMPOT_NMB > 0
+    compot_groups G = {NULL, NULL, 0};
+    compot_nbrs Nb = {0, NULL, NULL, NULL, NULL, NULL, NULL};
+    double* M = (double*)malloc(sizeof(double) * COMPOT_A(N) * COMPOT_NM);
+    double* dM = (double*)malloc(sizeof(double) * COMPOT_A(N) * COMPOT_NM * COMPOT_A(NB));
+    double* Gm = (double*)malloc(sizeof(double) * COMPOT_NM * (1 + COMPOT_A(NB)));
+    double* dMs = (double*)malloc(sizeof(double) * COMPOT_NM * 3 * (1 + COMPOT_A(NB)));
+    double* D = (double*)malloc(sizeof(double) * COMPOT_NMB * 3);
+    if (!M || !dM || !Gm || !dMs || !D) status = 1;
+#endif
+    if (!Fp || !Up || !Vp || !Hpp || !Hpc || !Hcc || !psi || !chi || !U || !V || !dpsi || !dchi ||
+        !dW || !dV || status) {
         status = 1;
         goto done;
     }
     compot_precompute(p, q);
-    memset(J, 0, sizeof(double) * (1 + 3 * (size_t)n) * NP);
+    memset(J, 0, sizeof(double) * (1 + 3 * N) * NP);
     /* pass 1: psi and dpsi/dq (basis parameters only) */
     for (int k = 0; k < (COMPOT_NPSI2 > 0 ? npairs : 0); k++) {
         const double r = compot_norm(d + 3 * k);
@@ -1400,11 +1440,10 @@ static int compot_jacobian(int n, const int* species, int npairs, const int* pi,
         for (size_t a = 0; a < COMPOT_NPSI2; a++) psi[i * NPSI + a] += phi[a];
         for (size_t a = 0; a < COMPOT_NPSI2 * NB; a++) dpsi[i * NPSI * NB + a] += phi_b[a];
     }
-#if COMPOT_N3 > 0
-    compot_groups G;
+#if COMPOT_NMB > 0
     if (compot_group_pairs(n, npairs, pi, d, &G) ||
-        compot_t3_all_psi(n, species, &G, pi, pj, d, p, q, psi, dpsi)) {
-        compot_groups_free(&G);
+        compot_mb_all_psi(n, species, &G, pi, pj, d, p, q, psi, M, dpsi, dM) ||
+        compot_nbrs_alloc(&Nb, G.maxnb, 1)) {
         status = 1;
         goto done;
     }
@@ -1425,39 +1464,40 @@ static int compot_jacobian(int n, const int* species, int npairs, const int* pi,
             }
         }
     }
-    /* atoms: energy row, and tangents dU/dtheta, dV/dtheta */
-    for (int ii = 0; ii < n; ii++) {
-        const size_t i = ii;
+    /* atoms: energy row, and the tangents dW (= dU so far) and dV */
+    for (size_t i = 0; i < N; i++) {
         double* U_i = U + i * NPSI;
         double* V_i = V + i * NCHI;
         const double* dpsi_i = dpsi + i * NPSI * NB;
         const double* dchi_i = dchi + i * NCHI * NB;
+        double* dW_i = dW + i * WN;
+        double* dV_i = dV + i * VN;
         const double e = compot_atom_jac(psi + i * NPSI, chi + i * NCHI, p, species[i], U_i, V_i, Fp,
                                          Up, Vp, Hpp, Hpc, Hcc);
         if (energies) energies[i] = e;
         for (size_t t = 0; t < NP; t++) J[t] += Fp[t];
-        double* dU_i = dU + i * NPSI * NP;
-        double* dV_i = dV + i * NCHI * NP;
-        memcpy(dU_i, Up, sizeof(double) * NPSI * NP);
-        memcpy(dV_i, Vp, sizeof(double) * NCHI * NP);
         for (size_t b = 0; b < NB; b++) {
-            const size_t t = compot_basis_param[b];
             double acc = 0.0;
             for (size_t a = 0; a < NPSI; a++) acc += U_i[a] * dpsi_i[a * NB + b];
             for (size_t c = 0; c < NCHI; c++) acc += V_i[c] * dchi_i[c * NB + b];
-            J[t] += acc;
-            for (size_t a = 0; a < NPSI; a++) {
-                double s = 0.0;
-                for (size_t c = 0; c < NPSI; c++) s += Hpp[a * NPSI + c] * dpsi_i[c * NB + b];
-                for (size_t c = 0; c < NCHI; c++) s += Hpc[a * NCHI + c] * dchi_i[c * NB + b];
-                dU_i[a * NP + t] += s;
+            J[compot_basis_param[b]] += acc;
+        }
+        for (int e2 = 0; e2 < COMPOT_UP_NNZ; e2++) dW_i[compot_up_to_w[e2]] += Up[e2];
+        for (int e2 = 0; e2 < COMPOT_VP_NNZ; e2++) dV_i[compot_vp_to_v[e2]] += Vp[e2];
+        for (int e2 = 0; e2 < COMPOT_HPP_NNZ; e2++) {
+            const int a = compot_hpp_row[e2], b2 = compot_hpp_col[e2];
+            for (size_t b = 0; b < NB; b++) dW_i[compot_w_basis[a * NB + b]] += Hpp[e2] * dpsi_i[b2 * NB + b];
+        }
+        for (int e2 = 0; e2 < COMPOT_HPC_NNZ; e2++) {
+            const int a = compot_hpc_row[e2], c = compot_hpc_col[e2];
+            for (size_t b = 0; b < NB; b++) {
+                dW_i[compot_w_basis[a * NB + b]] += Hpc[e2] * dchi_i[c * NB + b];
+                dV_i[compot_v_basis[c * NB + b]] += Hpc[e2] * dpsi_i[a * NB + b];
             }
-            for (size_t c = 0; c < NCHI; c++) {
-                double s = 0.0;
-                for (size_t a = 0; a < NPSI; a++) s += Hpc[a * NCHI + c] * dpsi_i[a * NB + b];
-                for (size_t e2 = 0; e2 < NCHI; e2++) s += Hcc[c * NCHI + e2] * dchi_i[e2 * NB + b];
-                dV_i[c * NP + t] += s;
-            }
+        }
+        for (int e2 = 0; e2 < COMPOT_HCC_NNZ; e2++) {
+            const int c = compot_hcc_row[e2], c2 = compot_hcc_col[e2];
+            for (size_t b = 0; b < NB; b++) dV_i[compot_v_basis[c * NB + b]] += Hcc[e2] * dchi_i[c2 * NB + b];
         }
     }
     /* W = U + sum_i V(i) fc(r_ij), and its tangent (both in place) */
@@ -1469,32 +1509,40 @@ static int compot_jacobian(int n, const int* species, int npairs, const int* pi,
             compot_cutoff(r, &fc, &dfc);
             const size_t i = pi[k], j = pj[k];
             for (size_t c = 0; c < NCHI; c++) {
-                const size_t a = compot_chi_src[c];
-                U[j * NPSI + a] += fc * V[i * NCHI + c];
-                double* dW = dU + (j * NPSI + a) * NP;
-                const double* dVc = dV + (i * NCHI + c) * NP;
-                for (size_t t = 0; t < NP; t++) dW[t] += fc * dVc[t];
+                U[j * NPSI + compot_chi_src[c]] += fc * V[i * NCHI + c];
+                for (int e2 = compot_v_start[c]; e2 < compot_v_start[c + 1]; e2++)
+                    dW[j * WN + compot_v_to_w[e2]] += fc * dV[i * VN + e2];
             }
         }
     }
-    /* pass 3: force rows */
-    if (forces) memset(forces, 0, sizeof(double) * 3 * (size_t)n);
+    /* pass 3: pair force rows */
+    if (forces) memset(forces, 0, sizeof(double) * 3 * N);
     for (int k = 0; k < npairs; k++) {
         const double* dk = d + 3 * k;
         const double r = compot_norm(dk);
         if (r >= COMPOT_CUTOFF) continue;
         const size_t i = pi[k], j = pj[k];
         compot_pair_jac(r, COMPOT_PTYPE(k), p, q, phi, dphi, phi_b, dphi_b);
+        const double u[3] = {dk[0] / r, dk[1] / r, dk[2] / r};
+        const double mu[3] = {-u[0], -u[1], -u[2]};
+        double* Ji = J + (1 + 3 * i) * NP;
+        double* Jj = J + (1 + 3 * j) * NP;
         const double* W_i = U + i * NPSI;
-        const double* dW_i = dU + i * NPSI * NP;
+        const double* dW_i = dW + i * WN;
         double g = 0.0;
-        for (size_t t = 0; t < NP; t++) gk[t] = 0.0;
         for (size_t a = 0; a < COMPOT_NPSI2; a++) {
             g += W_i[a] * dphi[a];
-            const double da = dphi[a];
-            const double* dWa = dW_i + a * NP;
-            for (size_t t = 0; t < NP; t++) gk[t] += dWa[t] * da;
-            for (size_t b = 0; b < NB; b++) gk[compot_basis_param[b]] += W_i[a] * dphi_b[a * NB + b];
+            for (int e2 = compot_w_start[a]; e2 < compot_w_start[a + 1]; e2++) {
+                const double v = dW_i[e2] * dphi[a];
+                COMPOT_JROWS(Ji, compot_w_col[e2], v, u);
+                COMPOT_JROWS(Jj, compot_w_col[e2], v, mu);
+            }
+        }
+        for (size_t b = 0; b < NB; b++) {
+            double v = 0.0;
+            for (size_t a = 0; a < COMPOT_NPSI2; a++) v += W_i[a] * dphi_b[a * NB + b];
+            COMPOT_JROWS(Ji, compot_basis_param[b], v, u);
+            COMPOT_JROWS(Jj, compot_basis_param[b], v, mu);
         }
         if (NCHI > 0) {
             double fc, dfc, h = 0.0;
@@ -1503,27 +1551,84 @@ static int compot_jacobian(int n, const int* species, int npairs, const int* pi,
                 const size_t a = compot_chi_src[c];
                 const double vic = V[i * NCHI + c], pj_a = psi[j * NPSI + a];
                 h += vic * pj_a;
-                const double* dVc = dV + (i * NCHI + c) * NP;
-                for (size_t t = 0; t < NP; t++) gk[t] += dfc * dVc[t] * pj_a;
-                for (size_t b = 0; b < NB; b++)
-                    gk[compot_basis_param[b]] += dfc * vic * dpsi[(j * NPSI + a) * NB + b];
+                for (int e2 = compot_v_start[c]; e2 < compot_v_start[c + 1]; e2++) {
+                    const double v = dfc * dV[i * VN + e2] * pj_a;
+                    COMPOT_JROWS(Ji, compot_v_col[e2], v, u);
+                    COMPOT_JROWS(Jj, compot_v_col[e2], v, mu);
+                }
+                for (size_t b = 0; b < NB; b++) {
+                    const double v = dfc * vic * dpsi[(j * NPSI + a) * NB + b];
+                    COMPOT_JROWS(Ji, compot_basis_param[b], v, u);
+                    COMPOT_JROWS(Jj, compot_basis_param[b], v, mu);
+                }
             }
             g += dfc * h;
         }
-        for (int x = 0; x < 3; x++) {
-            const double u = dk[x] / r;
-            if (forces) { forces[3 * i + x] += g * u; forces[3 * j + x] -= g * u; }
-            double* Ji = J + (1 + 3 * i + x) * NP;
-            double* Jj = J + (1 + 3 * j + x) * NP;
-            for (size_t t = 0; t < NP; t++) { Ji[t] += gk[t] * u; Jj[t] -= gk[t] * u; }
+        if (forces)
+            for (int x = 0; x < 3; x++) { forces[3 * i + x] += g * u[x]; forces[3 * j + x] -= g * u[x]; }
+    }
+#if COMPOT_NMB > 0
+    /* many-body force rows: dE/dd_s = sum_a G_a dM_a/dd_s, G = sum_k W_k dB_k/dM, so
+     * d/dtheta = sum_k dW_k/dtheta dB_k/dd_s  (+ for basis parameters: the moments' own change) */
+    for (size_t i = 0; i < N; i++) {
+        const double* Mi = M + i * COMPOT_NM;
+        const double* dMi = dM + i * COMPOT_NM * NB;
+        const double* W3 = U + i * NPSI + COMPOT_NPSI2;
+        const double* dW_i = dW + i * WN;
+        double* Gq = Gm + COMPOT_NM;
+        double* dMsq = dMs + COMPOT_NM * 3;
+        compot_nbrs_load((int)i, &G, species, pi, pj, d, p, q, &Nb);
+        compot_mb_adjoint(Mi, dMi, W3, Gm, NB ? Gq : NULL);
+        double* Ji = J + (1 + 3 * i) * NP;
+        for (int s = 0; s < Nb.m; s++) {
+            const int k = G.order[G.start[i] + s];
+            const size_t j = pj[k];
+            double* Jj = J + (1 + 3 * j) * NP;
+            compot_mb_moment_gradients(&Nb, s, dMs, NB ? dMsq : NULL);
+            /* D_k = dB_k/dd_s from the term table */
+            memset(D, 0, sizeof(double) * COMPOT_NMB * 3);
+            for (int t = 0; t < COMPOT_NTERMS; t++) {
+                const int kk = compot_term_k[t], a = compot_term_a[t], b = compot_term_b[t], c = compot_term_c[t];
+                const double w = compot_term_coef[t];
+                const double mb = b >= 0 ? Mi[b] : 1.0, mc = c >= 0 ? Mi[c] : 1.0;
+                for (int x = 0; x < 3; x++) {
+                    double v = dMs[a * 3 + x] * mb * mc;
+                    if (b >= 0) v += Mi[a] * dMs[b * 3 + x] * mc;
+                    if (c >= 0) v += Mi[a] * mb * dMs[c * 3 + x];
+                    D[kk * 3 + x] += w * v;
+                }
+            }
+            double f[3] = {0.0, 0.0, 0.0};
+            for (int kk = 0; kk < COMPOT_NMB; kk++) {
+                const double* Dk = D + kk * 3;
+                for (int x = 0; x < 3; x++) f[x] += W3[kk] * Dk[x];
+                const size_t a = COMPOT_NPSI2 + kk;
+                for (int e2 = compot_w_start[a]; e2 < compot_w_start[a + 1]; e2++) {
+                    const int t = compot_w_col[e2];
+                    const double v = dW_i[e2];
+                    for (int x = 0; x < 3; x++) { Ji[x * NP + t] += v * Dk[x]; Jj[x * NP + t] -= v * Dk[x]; }
+                }
+            }
+            for (size_t e = 0; e < NB; e++) {
+                double v[3] = {0.0, 0.0, 0.0};
+                for (int a = 0; a < COMPOT_NM; a++)
+                    for (int x = 0; x < 3; x++)
+                        v[x] += Gq[a * NB + e] * dMs[a * 3 + x] + Gm[a] * dMsq[(a * NB + e) * 3 + x];
+                const int t = compot_basis_param[e];
+                for (int x = 0; x < 3; x++) { Ji[x * NP + t] += v[x]; Jj[x * NP + t] -= v[x]; }
+            }
+            if (forces)
+                for (int x = 0; x < 3; x++) { forces[3 * i + x] += f[x]; forces[3 * j + x] -= f[x]; }
         }
     }
-#if COMPOT_N3 > 0
-    status = compot_t3_forces(n, species, &G, pi, pj, d, p, q, U, dU, forces, NULL, J);
-    compot_groups_free(&G);
 #endif
 done:
-    free(psi); free(chi); free(U); free(V); free(dpsi); free(dchi); free(dU); free(dV);
-    free(Up); free(Vp); free(Hpp); free(Hpc); free(Hcc);
+#if COMPOT_NMB > 0
+    compot_groups_free(&G);
+    compot_nbrs_free(&Nb);
+    free(M); free(dM); free(Gm); free(dMs); free(D);
+#endif
+    free(Fp); free(Up); free(Vp); free(Hpp); free(Hpc); free(Hcc);
+    free(psi); free(chi); free(U); free(V); free(dpsi); free(dchi); free(dW); free(dV);
     return status;
 }

@@ -50,7 +50,7 @@ def cmd_show(args) -> int:
                 jac[p.name] = {f"d{s}/d{p.name}": fmt(row[b])
                                for s, row in zip(lowered.psi, d.phi_b) if row[b] != 0}
             else:
-                jac[p.name] = fmt(d.Fp[k])
+                jac[p.name] = fmt(d.Fp.get(k, 0))
         out["jacobian"] = jac
     if args.json:
         emit_json(out)

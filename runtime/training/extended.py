@@ -25,9 +25,9 @@ def mp_linear_jacobian(model, atoms, p, dps: int = 40):
     """Rows (E_total, F_1x, ...) x linear parameters, as lists of mpf, at ``dps`` digits."""
     mpmath.mp.dps = dps
     ir = model.ir
-    if ir.three_body:
+    if ir.many_body is not None:
         raise ModelError("the extended-precision Jacobian (fim --extended) does not support "
-                         "three-body bases; use the float64 Jacobian (the default)")
+                         "many-body (T, A) bases; use the float64 Jacobian (the default)")
     f = _forms(model)
     nl = model.neighbor_list(atoms)
     n = nl.n

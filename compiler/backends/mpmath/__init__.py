@@ -60,10 +60,11 @@ def linear_forms(m: LoweredModel) -> dict:
     species dF/dtheta, dU/dtheta and dV/dtheta restricted to the linear parameters."""
     d = derive(m)
     lin = [k for k, q in enumerate(m.params) if q.linear]
+    zero = sp.Integer(0)
     return {"pair": d.pair, "lin": lin,
-            "Fp": [[a.Fp[k] for k in lin] for a in d.atom],
-            "Up": [[[row[k] for k in lin] for row in a.Up] for a in d.atom],
-            "Vp": [[[row[k] for k in lin] for row in a.Vp] for a in d.atom]}
+            "Fp": [[a.Fp.get(k, zero) for k in lin] for a in d.atom],
+            "Up": [[[a.Up.get((r, k), zero) for k in lin] for r in range(len(m.psi))] for a in d.atom],
+            "Vp": [[[a.Vp.get((r, k), zero) for k in lin] for r in range(len(m.chi))] for a in d.atom]}
 
 
 def cutoff(r, rc):

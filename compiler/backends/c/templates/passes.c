@@ -34,8 +34,8 @@
  *   J row 0: dE_total/dtheta; row 1+3i+x: dF_ix/dtheta (row-major, NP columns).  No ghosts.
  *
  * Arrays: phi[NPHI] holds the pair functions of one pair (the first NPSI2 are summed into the pair
- * descriptors psi[0..NPSI2), the rest are radial functions of three-body bases); psi[NPSI] holds the
- * pair descriptors followed by the N3 three-body descriptors.
+ * descriptors psi[0..NPSI2), the rest are radial functions of many-body bases); psi[NPSI] holds the
+ * pair descriptors followed by the NMB many-body descriptors.
  */
 
 /* the caller's communication of per-atom values between local atoms and their ghosts */
@@ -51,9 +51,9 @@ static inline double compot_norm(const double* v) {
 
 #define COMPOT_PTYPE(k) compot_pair_type[species[pi[k]] * COMPOT_NSPECIES + species[pj[k]]]
 
-#if COMPOT_N3 > 0
-/* three-body passes over all atoms (the per-atom work is in compot_t3_psi and compot_t3_grad); the
- * caller groups the pairs by atom once (compot_group_pairs) for both passes */
+#if COMPOT_NMB > 0
+/* many-body passes over the local atoms (the per-atom work is in compot_mb_*); the caller groups
+ * the pairs by atom once (compot_group_pairs) for both passes */
 
 /* pairs within the cutoff grouped by first atom: order[start[i] .. start[i+1]) */
 typedef struct { int* start; int* order; int maxnb; } compot_groups;
@@ -101,70 +101,63 @@ static void compot_nbrs_load(int i, const compot_groups* G, const int* species, 
     }
 }
 
-/* three-body descriptors of all atoms, added to psi (and dpsi when not NULL) */
-static int compot_t3_all_psi(int n, const int* species, const compot_groups* G, const int* pi,
+/* many-body descriptors of the local atoms, added to psi; their moments kept in M (NM per atom);
+ * with dpsi != NULL also the derivatives by the basis parameters (dpsi, and dM: NM * NB per atom) */
+static int compot_mb_all_psi(int n, const int* species, const compot_groups* G, const int* pi,
                              const int* pj, const double* d, const double* p, const double* q,
-                             double* psi, double* dpsi) {
-    const size_t NPSI = COMPOT_NPSI, NB = COMPOT_NB;
+                             double* psi, double* M, double* dpsi, double* dM) {
+    const size_t NPSI = COMPOT_NPSI, NB = COMPOT_NB, NM = COMPOT_NM;
     compot_nbrs N;
-    if (compot_nbrs_alloc(&N, G->maxnb, dpsi != NULL)) { compot_nbrs_free(&N); return 1; }
-    for (int i = 0; i < n; i++) {
-        compot_nbrs_load(i, G, species, pi, pj, d, p, q, &N);
-        compot_t3_psi(&N, psi + (size_t)i * NPSI + COMPOT_NPSI2,
-                      dpsi ? dpsi + ((size_t)i * NPSI + COMPOT_NPSI2) * NB : NULL);
-    }
-    compot_nbrs_free(&N);
-    return 0;
-}
-
-/* three-body forces and virial from the descriptor adjoints W (NPSI per atom); with dW (NPSI*NP per
- * atom) and J != NULL also the force rows of the Jacobian */
-static int compot_t3_forces(int n, const int* species, const compot_groups* G, const int* pi,
-                            const int* pj, const double* d, const double* p, const double* q,
-                            const double* W, const double* dW, double* forces, double* virial,
-                            double* J) {
-    const size_t NPSI = COMPOT_NPSI, NB = COMPOT_NB, N3 = COMPOT_N3, NP = COMPOT_NP;
-    compot_nbrs N;
-    const int jac = J != NULL;
-    const size_t M = (size_t)COMPOT_A(G->maxnb);
-    double* B = (double*)malloc(sizeof(double) * M * N3 * 3);
-    double* dB = jac ? (double*)malloc(sizeof(double) * M * N3 * 3 * COMPOT_A(NB)) : NULL;
-    double* gk = (double*)malloc(sizeof(double) * COMPOT_A(NP));
-    if (compot_nbrs_alloc(&N, G->maxnb, jac) || !B || !gk || (jac && !dB)) {
-        compot_nbrs_free(&N); free(B); free(dB); free(gk);
+    double B[COMPOT_NMB];
+    double* dB = dpsi ? (double*)malloc(sizeof(double) * COMPOT_NMB * COMPOT_A(NB)) : NULL;
+    if (compot_nbrs_alloc(&N, G->maxnb, dpsi != NULL) || (dpsi && !dB)) {
+        compot_nbrs_free(&N); free(dB);
         return 1;
     }
     for (int i = 0; i < n; i++) {
         compot_nbrs_load(i, G, species, pi, pj, d, p, q, &N);
-        compot_t3_grad(&N, B, dB);
-        const double* W3 = W + (size_t)i * NPSI + COMPOT_NPSI2;
-        const double* dW3 = jac ? dW + ((size_t)i * NPSI + COMPOT_NPSI2) * NP : NULL;
+        double* Mi = M + (size_t)i * NM;
+        double* dMi = dpsi ? dM + (size_t)i * NM * NB : NULL;
+        compot_mb_moments(&N, Mi, dMi);
+        compot_mb_descriptors(Mi, dMi, B, dB);
+        double* psi_i = psi + (size_t)i * NPSI + COMPOT_NPSI2;
+        for (int k = 0; k < COMPOT_NMB; k++) psi_i[k] += B[k];
+        if (dpsi) {
+            double* dpsi_i = dpsi + ((size_t)i * NPSI + COMPOT_NPSI2) * NB;
+            for (size_t x = 0; x < COMPOT_NMB * NB; x++) dpsi_i[x] += dB[x];
+        }
+    }
+    compot_nbrs_free(&N);
+    free(dB);
+    return 0;
+}
+
+/* many-body forces and virial from the descriptor adjoints W (NPSI per atom) and the moments M */
+static int compot_mb_forces_all(int n, const int* species, const compot_groups* G, const int* pi,
+                                const int* pj, const double* d, const double* p, const double* q,
+                                const double* W, const double* M, double* forces, double* virial) {
+    const size_t NPSI = COMPOT_NPSI, NM = COMPOT_NM;
+    compot_nbrs N;
+    double* fs = (double*)malloc(sizeof(double) * 3 * (size_t)COMPOT_A(G->maxnb));
+    double Gm[COMPOT_NM];
+    if (compot_nbrs_alloc(&N, G->maxnb, 0) || !fs) { compot_nbrs_free(&N); free(fs); return 1; }
+    for (int i = 0; i < n; i++) {
+        compot_nbrs_load(i, G, species, pi, pj, d, p, q, &N);
+        compot_mb_adjoint(M + (size_t)i * NM, NULL, W + (size_t)i * NPSI + COMPOT_NPSI2, Gm, NULL);
+        compot_mb_forces(&N, Gm, fs);
         for (int s = 0; s < N.m; s++) {
             const int k = G->order[G->start[i] + s], j = pj[k];
-            const double* Bs = B + (size_t)s * N3 * 3;
             for (int x = 0; x < 3; x++) {
-                double f = 0.0;
-                for (size_t m = 0; m < N3; m++) f += W3[m] * Bs[m * 3 + x];
-                if (forces) { forces[3 * i + x] += f; forces[3 * j + x] -= f; }
+                const double f = fs[3 * s + x];
+                forces[3 * i + x] += f;
+                forces[3 * j + x] -= f;
                 if (virial)
                     for (int y = 0; y < 3; y++) virial[3 * y + x] += d[3 * k + y] * f;
-                if (!jac) continue;
-                for (size_t t = 0; t < NP; t++) gk[t] = 0.0;
-                for (size_t m = 0; m < N3; m++) {
-                    const double b = Bs[m * 3 + x];
-                    const double* dWm = dW3 + m * NP;
-                    for (size_t t = 0; t < NP; t++) gk[t] += dWm[t] * b;
-                    const double* dBm = dB + ((size_t)s * N3 * 3 + m * 3 + x) * NB;
-                    for (size_t e = 0; e < NB; e++) gk[compot_basis_param[e]] += W3[m] * dBm[e];
-                }
-                double* Ji = J + (1 + 3 * (size_t)i + x) * NP;
-                double* Jj = J + (1 + 3 * (size_t)j + x) * NP;
-                for (size_t t = 0; t < NP; t++) { Ji[t] += gk[t]; Jj[t] -= gk[t]; }
             }
         }
     }
     compot_nbrs_free(&N);
-    free(B); free(dB); free(gk);
+    free(fs);
     return 0;
 }
 #endif
@@ -189,11 +182,13 @@ static int compot_descriptors(int n, const int* species, int npairs, const int* 
             for (size_t a = 0; a < COMPOT_NPSI2; a++) psi_i[a] += phi[a];
         }
     }
-#if COMPOT_N3 > 0
+#if COMPOT_NMB > 0
     compot_groups G;
-    const int status = compot_group_pairs(n, npairs, pi, d, &G) ||
-                       compot_t3_all_psi(n, species, &G, pi, pj, d, p, q, psi, NULL);
-    compot_groups_free(&G);
+    double* M = (double*)malloc(sizeof(double) * (size_t)COMPOT_A(n) * COMPOT_NM);
+    const int status = !M || compot_group_pairs(n, npairs, pi, d, &G) ||
+                       compot_mb_all_psi(n, species, &G, pi, pj, d, p, q, psi, M, NULL, NULL);
+    if (M) compot_groups_free(&G);
+    free(M);
     if (status) return 1;
 #endif
     if (NCHI > 0) {
@@ -378,10 +373,11 @@ static int compot_energy_forces_nt(int nthreads, int nlocal, int nall, const int
     }
     if (COMPOT_NPSI2 > 0) compot_reduce(psi, bufs, nt, stride, (size_t)nlocal * NPSI);
     int status = 0;
-#if COMPOT_N3 > 0
-    compot_groups G;
-    status = compot_group_pairs(nlocal, npairs, pi, d, &G) ||
-             compot_t3_all_psi(nlocal, species, &G, pi, pj, d, p, q, psi, NULL);
+#if COMPOT_NMB > 0
+    compot_groups G = {NULL, NULL, 0};
+    double* M = (double*)malloc(sizeof(double) * (size_t)COMPOT_A(nlocal) * COMPOT_NM);
+    status = !M || compot_group_pairs(nlocal, npairs, pi, d, &G) ||
+             compot_mb_all_psi(nlocal, species, &G, pi, pj, d, p, q, psi, M, NULL, NULL);
     if (status) goto done;
 #endif
     /* the ghosts' descriptors, which the N operator needs */
@@ -450,10 +446,11 @@ static int compot_energy_forces_nt(int nthreads, int nlocal, int nall, const int
     compot_reduce(forces, bufs, nt, stride, 3 * N);
     for (int t = 1; t < nt; t++)
         for (int x = 0; x < 9; x++) vir0[x] += bufs[(size_t)(t - 1) * stride + N * width + x];
-#if COMPOT_N3 > 0
-    status = compot_t3_forces(nlocal, species, &G, pi, pj, d, p, q, U, NULL, forces, vir0, NULL);
+#if COMPOT_NMB > 0
+    status = compot_mb_forces_all(nlocal, species, &G, pi, pj, d, p, q, U, M, forces, vir0);
 done:
     compot_groups_free(&G);
+    free(M);
 #endif
     if (virial)
         for (int x = 0; x < 9; x++) virial[x] += vir0[x];
@@ -470,35 +467,56 @@ static int compot_energy_forces(int n, const int* species, int npairs, const int
                                    energies, forces, virial);
 }
 
+
+/* ---- the parameter Jacobian (forward mode over the parameters; docs/theory.md §5.3) ----
+ * The tangents of the adjoints are sparse: dW(i)[a] = d W_a(i) / d theta has non-zero entries only
+ * in the columns compot_w_col[compot_w_start[a] .. compot_w_start[a+1]) (the parameters that meet
+ * descriptor a), dV(i)[c] in compot_v_col[compot_v_start[c] ..); both are stored packed. */
+
+/* add val * u (the unit vector, or minus it) to the three force rows of an atom, column t */
+#define COMPOT_JROWS(Jr, t, val, u) do { const double v_ = (val); (Jr)[(t)] += v_ * (u)[0]; (Jr)[NP + (t)] += v_ * (u)[1]; (Jr)[2 * NP + (t)] += v_ * (u)[2]; } while (0)
+
 static int compot_jacobian(int n, const int* species, int npairs, const int* pi, const int* pj,
                            const double* d, const double* p, double* J, double* energies,
                            double* forces)
 {
-    const size_t NP = COMPOT_NP, NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI, NB = COMPOT_NB;
+    const size_t NP = COMPOT_NP, NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI, NB = COMPOT_NB, N = (size_t)n;
+    const size_t WN = COMPOT_W_NNZ, VN = COMPOT_V_NNZ;
     double q[COMPOT_A(COMPOT_NQ)];
     double phi[COMPOT_A(COMPOT_NPHI)], dphi[COMPOT_A(COMPOT_NPHI)];
     double phi_b[COMPOT_A(COMPOT_NPHI * COMPOT_NB)], dphi_b[COMPOT_A(COMPOT_NPHI * COMPOT_NB)];
-    double Fp[COMPOT_A(COMPOT_NP)], gk[COMPOT_A(COMPOT_NP)];
-    double* psi = (double*)calloc((size_t)n * COMPOT_A(NPSI), sizeof(double));
-    double* chi = (double*)calloc((size_t)n * COMPOT_A(NCHI), sizeof(double));
-    double* U = (double*)calloc((size_t)n * COMPOT_A(NPSI), sizeof(double));
-    double* V = (double*)calloc((size_t)n * COMPOT_A(NCHI), sizeof(double));
-    double* dpsi = (double*)calloc((size_t)n * COMPOT_A(NPSI * NB), sizeof(double));
-    double* dchi = (double*)calloc((size_t)n * COMPOT_A(NCHI * NB), sizeof(double));
-    double* dU = (double*)calloc((size_t)n * COMPOT_A(NPSI * NP), sizeof(double));
-    double* dV = (double*)calloc((size_t)n * COMPOT_A(NCHI * NP), sizeof(double));
-    double* Up = (double*)calloc(COMPOT_A(NPSI * NP), sizeof(double));
-    double* Vp = (double*)calloc(COMPOT_A(NCHI * NP), sizeof(double));
-    double* Hpp = (double*)calloc(COMPOT_A(NPSI * NPSI), sizeof(double));
-    double* Hpc = (double*)calloc(COMPOT_A(NPSI * NCHI), sizeof(double));
-    double* Hcc = (double*)calloc(COMPOT_A(NCHI * NCHI), sizeof(double));
+    double* Fp = (double*)malloc(sizeof(double) * COMPOT_A(NP));
+    double* Up = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_UP_NNZ));
+    double* Vp = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_VP_NNZ));
+    double* Hpp = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_HPP_NNZ));
+    double* Hpc = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_HPC_NNZ));
+    double* Hcc = (double*)malloc(sizeof(double) * COMPOT_A(COMPOT_HCC_NNZ));
+    double* psi = (double*)calloc(N * COMPOT_A(NPSI), sizeof(double));
+    double* chi = (double*)calloc(N * COMPOT_A(NCHI), sizeof(double));
+    double* U = (double*)calloc(N * COMPOT_A(NPSI), sizeof(double));
+    double* V = (double*)calloc(N * COMPOT_A(NCHI), sizeof(double));
+    double* dpsi = (double*)calloc(N * COMPOT_A(NPSI * NB), sizeof(double));
+    double* dchi = (double*)calloc(N * COMPOT_A(NCHI * NB), sizeof(double));
+    double* dW = (double*)calloc(N * COMPOT_A(WN), sizeof(double));
+    double* dV = (double*)calloc(N * COMPOT_A(VN), sizeof(double));
     int status = 0;
-    if (!psi || !chi || !U || !V || !dpsi || !dchi || !dU || !dV || !Up || !Vp || !Hpp || !Hpc || !Hcc) {
+#if COMPOT_NMB > 0
+    compot_groups G = {NULL, NULL, 0};
+    compot_nbrs Nb = {0, NULL, NULL, NULL, NULL, NULL, NULL};
+    double* M = (double*)malloc(sizeof(double) * COMPOT_A(N) * COMPOT_NM);
+    double* dM = (double*)malloc(sizeof(double) * COMPOT_A(N) * COMPOT_NM * COMPOT_A(NB));
+    double* Gm = (double*)malloc(sizeof(double) * COMPOT_NM * (1 + COMPOT_A(NB)));
+    double* dMs = (double*)malloc(sizeof(double) * COMPOT_NM * 3 * (1 + COMPOT_A(NB)));
+    double* D = (double*)malloc(sizeof(double) * COMPOT_NMB * 3);
+    if (!M || !dM || !Gm || !dMs || !D) status = 1;
+#endif
+    if (!Fp || !Up || !Vp || !Hpp || !Hpc || !Hcc || !psi || !chi || !U || !V || !dpsi || !dchi ||
+        !dW || !dV || status) {
         status = 1;
         goto done;
     }
     compot_precompute(p, q);
-    memset(J, 0, sizeof(double) * (1 + 3 * (size_t)n) * NP);
+    memset(J, 0, sizeof(double) * (1 + 3 * N) * NP);
     /* pass 1: psi and dpsi/dq (basis parameters only) */
     for (int k = 0; k < (COMPOT_NPSI2 > 0 ? npairs : 0); k++) {
         const double r = compot_norm(d + 3 * k);
@@ -508,11 +526,10 @@ static int compot_jacobian(int n, const int* species, int npairs, const int* pi,
         for (size_t a = 0; a < COMPOT_NPSI2; a++) psi[i * NPSI + a] += phi[a];
         for (size_t a = 0; a < COMPOT_NPSI2 * NB; a++) dpsi[i * NPSI * NB + a] += phi_b[a];
     }
-#if COMPOT_N3 > 0
-    compot_groups G;
+#if COMPOT_NMB > 0
     if (compot_group_pairs(n, npairs, pi, d, &G) ||
-        compot_t3_all_psi(n, species, &G, pi, pj, d, p, q, psi, dpsi)) {
-        compot_groups_free(&G);
+        compot_mb_all_psi(n, species, &G, pi, pj, d, p, q, psi, M, dpsi, dM) ||
+        compot_nbrs_alloc(&Nb, G.maxnb, 1)) {
         status = 1;
         goto done;
     }
@@ -533,39 +550,40 @@ static int compot_jacobian(int n, const int* species, int npairs, const int* pi,
             }
         }
     }
-    /* atoms: energy row, and tangents dU/dtheta, dV/dtheta */
-    for (int ii = 0; ii < n; ii++) {
-        const size_t i = ii;
+    /* atoms: energy row, and the tangents dW (= dU so far) and dV */
+    for (size_t i = 0; i < N; i++) {
         double* U_i = U + i * NPSI;
         double* V_i = V + i * NCHI;
         const double* dpsi_i = dpsi + i * NPSI * NB;
         const double* dchi_i = dchi + i * NCHI * NB;
+        double* dW_i = dW + i * WN;
+        double* dV_i = dV + i * VN;
         const double e = compot_atom_jac(psi + i * NPSI, chi + i * NCHI, p, species[i], U_i, V_i, Fp,
                                          Up, Vp, Hpp, Hpc, Hcc);
         if (energies) energies[i] = e;
         for (size_t t = 0; t < NP; t++) J[t] += Fp[t];
-        double* dU_i = dU + i * NPSI * NP;
-        double* dV_i = dV + i * NCHI * NP;
-        memcpy(dU_i, Up, sizeof(double) * NPSI * NP);
-        memcpy(dV_i, Vp, sizeof(double) * NCHI * NP);
         for (size_t b = 0; b < NB; b++) {
-            const size_t t = compot_basis_param[b];
             double acc = 0.0;
             for (size_t a = 0; a < NPSI; a++) acc += U_i[a] * dpsi_i[a * NB + b];
             for (size_t c = 0; c < NCHI; c++) acc += V_i[c] * dchi_i[c * NB + b];
-            J[t] += acc;
-            for (size_t a = 0; a < NPSI; a++) {
-                double s = 0.0;
-                for (size_t c = 0; c < NPSI; c++) s += Hpp[a * NPSI + c] * dpsi_i[c * NB + b];
-                for (size_t c = 0; c < NCHI; c++) s += Hpc[a * NCHI + c] * dchi_i[c * NB + b];
-                dU_i[a * NP + t] += s;
+            J[compot_basis_param[b]] += acc;
+        }
+        for (int e2 = 0; e2 < COMPOT_UP_NNZ; e2++) dW_i[compot_up_to_w[e2]] += Up[e2];
+        for (int e2 = 0; e2 < COMPOT_VP_NNZ; e2++) dV_i[compot_vp_to_v[e2]] += Vp[e2];
+        for (int e2 = 0; e2 < COMPOT_HPP_NNZ; e2++) {
+            const int a = compot_hpp_row[e2], b2 = compot_hpp_col[e2];
+            for (size_t b = 0; b < NB; b++) dW_i[compot_w_basis[a * NB + b]] += Hpp[e2] * dpsi_i[b2 * NB + b];
+        }
+        for (int e2 = 0; e2 < COMPOT_HPC_NNZ; e2++) {
+            const int a = compot_hpc_row[e2], c = compot_hpc_col[e2];
+            for (size_t b = 0; b < NB; b++) {
+                dW_i[compot_w_basis[a * NB + b]] += Hpc[e2] * dchi_i[c * NB + b];
+                dV_i[compot_v_basis[c * NB + b]] += Hpc[e2] * dpsi_i[a * NB + b];
             }
-            for (size_t c = 0; c < NCHI; c++) {
-                double s = 0.0;
-                for (size_t a = 0; a < NPSI; a++) s += Hpc[a * NCHI + c] * dpsi_i[a * NB + b];
-                for (size_t e2 = 0; e2 < NCHI; e2++) s += Hcc[c * NCHI + e2] * dchi_i[e2 * NB + b];
-                dV_i[c * NP + t] += s;
-            }
+        }
+        for (int e2 = 0; e2 < COMPOT_HCC_NNZ; e2++) {
+            const int c = compot_hcc_row[e2], c2 = compot_hcc_col[e2];
+            for (size_t b = 0; b < NB; b++) dV_i[compot_v_basis[c * NB + b]] += Hcc[e2] * dchi_i[c2 * NB + b];
         }
     }
     /* W = U + sum_i V(i) fc(r_ij), and its tangent (both in place) */
@@ -577,32 +595,40 @@ static int compot_jacobian(int n, const int* species, int npairs, const int* pi,
             compot_cutoff(r, &fc, &dfc);
             const size_t i = pi[k], j = pj[k];
             for (size_t c = 0; c < NCHI; c++) {
-                const size_t a = compot_chi_src[c];
-                U[j * NPSI + a] += fc * V[i * NCHI + c];
-                double* dW = dU + (j * NPSI + a) * NP;
-                const double* dVc = dV + (i * NCHI + c) * NP;
-                for (size_t t = 0; t < NP; t++) dW[t] += fc * dVc[t];
+                U[j * NPSI + compot_chi_src[c]] += fc * V[i * NCHI + c];
+                for (int e2 = compot_v_start[c]; e2 < compot_v_start[c + 1]; e2++)
+                    dW[j * WN + compot_v_to_w[e2]] += fc * dV[i * VN + e2];
             }
         }
     }
-    /* pass 3: force rows */
-    if (forces) memset(forces, 0, sizeof(double) * 3 * (size_t)n);
+    /* pass 3: pair force rows */
+    if (forces) memset(forces, 0, sizeof(double) * 3 * N);
     for (int k = 0; k < npairs; k++) {
         const double* dk = d + 3 * k;
         const double r = compot_norm(dk);
         if (r >= COMPOT_CUTOFF) continue;
         const size_t i = pi[k], j = pj[k];
         compot_pair_jac(r, COMPOT_PTYPE(k), p, q, phi, dphi, phi_b, dphi_b);
+        const double u[3] = {dk[0] / r, dk[1] / r, dk[2] / r};
+        const double mu[3] = {-u[0], -u[1], -u[2]};
+        double* Ji = J + (1 + 3 * i) * NP;
+        double* Jj = J + (1 + 3 * j) * NP;
         const double* W_i = U + i * NPSI;
-        const double* dW_i = dU + i * NPSI * NP;
+        const double* dW_i = dW + i * WN;
         double g = 0.0;
-        for (size_t t = 0; t < NP; t++) gk[t] = 0.0;
         for (size_t a = 0; a < COMPOT_NPSI2; a++) {
             g += W_i[a] * dphi[a];
-            const double da = dphi[a];
-            const double* dWa = dW_i + a * NP;
-            for (size_t t = 0; t < NP; t++) gk[t] += dWa[t] * da;
-            for (size_t b = 0; b < NB; b++) gk[compot_basis_param[b]] += W_i[a] * dphi_b[a * NB + b];
+            for (int e2 = compot_w_start[a]; e2 < compot_w_start[a + 1]; e2++) {
+                const double v = dW_i[e2] * dphi[a];
+                COMPOT_JROWS(Ji, compot_w_col[e2], v, u);
+                COMPOT_JROWS(Jj, compot_w_col[e2], v, mu);
+            }
+        }
+        for (size_t b = 0; b < NB; b++) {
+            double v = 0.0;
+            for (size_t a = 0; a < COMPOT_NPSI2; a++) v += W_i[a] * dphi_b[a * NB + b];
+            COMPOT_JROWS(Ji, compot_basis_param[b], v, u);
+            COMPOT_JROWS(Jj, compot_basis_param[b], v, mu);
         }
         if (NCHI > 0) {
             double fc, dfc, h = 0.0;
@@ -611,27 +637,84 @@ static int compot_jacobian(int n, const int* species, int npairs, const int* pi,
                 const size_t a = compot_chi_src[c];
                 const double vic = V[i * NCHI + c], pj_a = psi[j * NPSI + a];
                 h += vic * pj_a;
-                const double* dVc = dV + (i * NCHI + c) * NP;
-                for (size_t t = 0; t < NP; t++) gk[t] += dfc * dVc[t] * pj_a;
-                for (size_t b = 0; b < NB; b++)
-                    gk[compot_basis_param[b]] += dfc * vic * dpsi[(j * NPSI + a) * NB + b];
+                for (int e2 = compot_v_start[c]; e2 < compot_v_start[c + 1]; e2++) {
+                    const double v = dfc * dV[i * VN + e2] * pj_a;
+                    COMPOT_JROWS(Ji, compot_v_col[e2], v, u);
+                    COMPOT_JROWS(Jj, compot_v_col[e2], v, mu);
+                }
+                for (size_t b = 0; b < NB; b++) {
+                    const double v = dfc * vic * dpsi[(j * NPSI + a) * NB + b];
+                    COMPOT_JROWS(Ji, compot_basis_param[b], v, u);
+                    COMPOT_JROWS(Jj, compot_basis_param[b], v, mu);
+                }
             }
             g += dfc * h;
         }
-        for (int x = 0; x < 3; x++) {
-            const double u = dk[x] / r;
-            if (forces) { forces[3 * i + x] += g * u; forces[3 * j + x] -= g * u; }
-            double* Ji = J + (1 + 3 * i + x) * NP;
-            double* Jj = J + (1 + 3 * j + x) * NP;
-            for (size_t t = 0; t < NP; t++) { Ji[t] += gk[t] * u; Jj[t] -= gk[t] * u; }
+        if (forces)
+            for (int x = 0; x < 3; x++) { forces[3 * i + x] += g * u[x]; forces[3 * j + x] -= g * u[x]; }
+    }
+#if COMPOT_NMB > 0
+    /* many-body force rows: dE/dd_s = sum_a G_a dM_a/dd_s, G = sum_k W_k dB_k/dM, so
+     * d/dtheta = sum_k dW_k/dtheta dB_k/dd_s  (+ for basis parameters: the moments' own change) */
+    for (size_t i = 0; i < N; i++) {
+        const double* Mi = M + i * COMPOT_NM;
+        const double* dMi = dM + i * COMPOT_NM * NB;
+        const double* W3 = U + i * NPSI + COMPOT_NPSI2;
+        const double* dW_i = dW + i * WN;
+        double* Gq = Gm + COMPOT_NM;
+        double* dMsq = dMs + COMPOT_NM * 3;
+        compot_nbrs_load((int)i, &G, species, pi, pj, d, p, q, &Nb);
+        compot_mb_adjoint(Mi, dMi, W3, Gm, NB ? Gq : NULL);
+        double* Ji = J + (1 + 3 * i) * NP;
+        for (int s = 0; s < Nb.m; s++) {
+            const int k = G.order[G.start[i] + s];
+            const size_t j = pj[k];
+            double* Jj = J + (1 + 3 * j) * NP;
+            compot_mb_moment_gradients(&Nb, s, dMs, NB ? dMsq : NULL);
+            /* D_k = dB_k/dd_s from the term table */
+            memset(D, 0, sizeof(double) * COMPOT_NMB * 3);
+            for (int t = 0; t < COMPOT_NTERMS; t++) {
+                const int kk = compot_term_k[t], a = compot_term_a[t], b = compot_term_b[t], c = compot_term_c[t];
+                const double w = compot_term_coef[t];
+                const double mb = b >= 0 ? Mi[b] : 1.0, mc = c >= 0 ? Mi[c] : 1.0;
+                for (int x = 0; x < 3; x++) {
+                    double v = dMs[a * 3 + x] * mb * mc;
+                    if (b >= 0) v += Mi[a] * dMs[b * 3 + x] * mc;
+                    if (c >= 0) v += Mi[a] * mb * dMs[c * 3 + x];
+                    D[kk * 3 + x] += w * v;
+                }
+            }
+            double f[3] = {0.0, 0.0, 0.0};
+            for (int kk = 0; kk < COMPOT_NMB; kk++) {
+                const double* Dk = D + kk * 3;
+                for (int x = 0; x < 3; x++) f[x] += W3[kk] * Dk[x];
+                const size_t a = COMPOT_NPSI2 + kk;
+                for (int e2 = compot_w_start[a]; e2 < compot_w_start[a + 1]; e2++) {
+                    const int t = compot_w_col[e2];
+                    const double v = dW_i[e2];
+                    for (int x = 0; x < 3; x++) { Ji[x * NP + t] += v * Dk[x]; Jj[x * NP + t] -= v * Dk[x]; }
+                }
+            }
+            for (size_t e = 0; e < NB; e++) {
+                double v[3] = {0.0, 0.0, 0.0};
+                for (int a = 0; a < COMPOT_NM; a++)
+                    for (int x = 0; x < 3; x++)
+                        v[x] += Gq[a * NB + e] * dMs[a * 3 + x] + Gm[a] * dMsq[(a * NB + e) * 3 + x];
+                const int t = compot_basis_param[e];
+                for (int x = 0; x < 3; x++) { Ji[x * NP + t] += v[x]; Jj[x * NP + t] -= v[x]; }
+            }
+            if (forces)
+                for (int x = 0; x < 3; x++) { forces[3 * i + x] += f[x]; forces[3 * j + x] -= f[x]; }
         }
     }
-#if COMPOT_N3 > 0
-    status = compot_t3_forces(n, species, &G, pi, pj, d, p, q, U, dU, forces, NULL, J);
-    compot_groups_free(&G);
 #endif
 done:
-    free(psi); free(chi); free(U); free(V); free(dpsi); free(dchi); free(dU); free(dV);
-    free(Up); free(Vp); free(Hpp); free(Hpc); free(Hcc);
+#if COMPOT_NMB > 0
+    compot_groups_free(&G);
+    compot_nbrs_free(&Nb);
+    free(M); free(dM); free(Gm); free(dMs); free(D);
+#endif
+    free(Fp); free(Up); free(Vp); free(Hpp); free(Hpc); free(Hcc);
+    free(psi); free(chi); free(U); free(V); free(dpsi); free(dchi); free(dW); free(dV);
     return status;
 }
