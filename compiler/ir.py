@@ -127,12 +127,13 @@ class SelfBlock:
 @dataclass
 class ManyBody:
     """All many-body descriptors of a model as sums of products of moments:
-    psi[NPSI2 + k] = sum over the terms (k, coef, a, b, c) of coef * M[a] (* M[b]) (* M[c]),
-    b, c = -1 when absent.  ``info[k]`` describes descriptor k (basis label, kind, body order,
+    psi[NPSI2 + k] = sum over the terms (k, coef, a, b, c, n) of
+    coef * sum_{i < n} M[a + i] (* M[b + i]) (* M[c + i]), b, c = -1 when absent (a term with
+    n > 1 is a dot product of two runs of moments, as in sum_m A_nlm A_n'lm).  ``info[k]`` describes descriptor k (basis label, kind, body order,
     indices) for display."""
     blocks: list[MomentBlock]
     selfs: list[SelfBlock]
-    terms: list[tuple[int, float, int, int, int]]
+    terms: list[tuple[int, float, int, int, int, int]]
     info: list[dict]
 
     @property
@@ -142,6 +143,15 @@ class ManyBody:
     @property
     def lmax(self) -> int:
         return max((b.lmax for b in self.blocks), default=0)
+
+    @property
+    def radial(self) -> list[int]:
+        """The phi indices the moments need (their radial functions), in a fixed order."""
+        out = []
+        for f in [f for b in self.blocks for f in b.phi] + [f for s in self.selfs for pq in s.pairs for f in pq]:
+            if f not in out:
+                out.append(f)
+        return out
 
 
 @dataclass
@@ -238,9 +248,10 @@ class LoweredModel:
                     for m in range(-l, l + 1):
                         names[blk.index(n_, l, m)] = sp.Symbol(f"A[{blk.label},{n_ + 1},{l},{m}]")
         out = sp.Integer(0)
-        for kk, coef, x, y, z in self.many_body.terms:
+        for kk, coef, x, y, z, run in self.many_body.terms:
             if kk == k:
-                out += sp.Float(coef, 15) * sp.Mul(*[names[i] for i in (x, y, z) if i >= 0])
+                out += sp.Float(coef, 15) * sp.Add(*[sp.Mul(*[names[i + o] for i in (x, y, z) if i >= 0])
+                                                     for o in range(run)])
         return out
 
     def latex_names(self) -> dict:

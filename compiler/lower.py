@@ -130,18 +130,18 @@ def many_body_table(bases: list[Basis], n_pair_psi: int) -> ManyBody | None:
             d = b.psi_offset - n_pair_psi + k
             if b.kind == "T":
                 a, c, l = b.triplets[k]
-                terms += [(d, 1.0, blk.index(a, l, m), blk.index(c, l, m), -1) for m in range(-l, l + 1)]
+                terms.append((d, 1.0, blk.index(a, l, -l), blk.index(c, l, -l), -1, 2 * l + 1))
                 sb = selfs[b.radial.label]
-                terms.append((d, -1.0, sb.offset + sb.pairs.index((blk.phi[a], blk.phi[c])), -1, -1))
+                terms.append((d, -1.0, sb.offset + sb.pairs.index((blk.phi[a], blk.phi[c])), -1, -1, 1))
                 info.append({"basis": b.label, "kind": "T", "body": 3, "phi": (blk.phi[a], blk.phi[c], l)})
                 continue
             fs = b.invariants[k]
             if len(fs) == 2:
                 (n1, l), (n2, _) = fs
-                terms += [(d, 1.0, blk.index(n1, l, m), blk.index(n2, l, m), -1) for m in range(-l, l + 1)]
+                terms.append((d, 1.0, blk.index(n1, l, -l), blk.index(n2, l, -l), -1, 2 * l + 1))
             else:
                 (n1, l1), (n2, l2), (n3, l3) = fs
-                terms += [(d, v, blk.index(n1, l1, m1), blk.index(n2, l2, m2), blk.index(n3, l3, m3))
+                terms += [(d, v, blk.index(n1, l1, m1), blk.index(n2, l2, m2), blk.index(n3, l3, m3), 1)
                           for m1, m2, m3, v in coupling(l1, l2, l3)]
             info.append({"basis": b.label, "kind": "A", "body": b.body, "factors": fs})
     return ManyBody(list(blocks.values()), list(selfs.values()), terms, info)

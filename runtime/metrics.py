@@ -1,4 +1,5 @@
-"""Error metrics of SPEC 5, overall and per config_type."""
+"""Error metrics (docs/theory.md §7), overall and per config_type: RMSE and MAE of energies per
+atom and of force components, force amplitude and angle RMSE."""
 
 from __future__ import annotations
 
@@ -50,18 +51,21 @@ def compute_metrics(pred_energies, pred_forces, dataset) -> dict:
 def format_table(metrics: dict, title: str = "") -> str:
     """A readable table: one row overall and one per config_type."""
     cols = [("structures", "n_structures", "{:d}"), ("atoms", "n_atoms", "{:d}"),
-            ("E meV/atom", "energy_rmse", "{:.2f}"), ("F eV/A", "force_rmse", "{:.4f}"),
-            ("|F| eV/A", "force_amplitude_rmse", "{:.4f}"), ("angle rad", "force_angle_rmse", "{:.4f}")]
+            ("E RMSE", "energy_rmse", "{:.2f}"), ("E MAE", "energy_mae", "{:.2f}"),
+            ("F RMSE", "force_rmse", "{:.4f}"), ("F MAE", "force_mae", "{:.4f}"),
+            ("|F| RMSE", "force_amplitude_rmse", "{:.4f}"), ("angle RMSE", "force_angle_rmse", "{:.4f}")]
     rows = [("all", metrics)] + list(metrics.get("by_config_type", {}).items())
     w0 = max(12, *(len(r[0]) for r in rows))
     head = f"{'config_type':<{w0}}" + "".join(f"{c[0]:>12}" for c in cols)
     lines = ([title] if title else []) + [head, "-" * len(head)]
+    units = "energies in meV/atom, forces in eV/A (per component), angles in rad"
     for name, m in rows:
         vals = []
         for _, key, fmt in cols:
             v = m.get(key)
-            if key == "energy_rmse":
+            if key in ("energy_rmse", "energy_mae"):
                 v = v * 1000.0
             vals.append(fmt.format(v) if v is not None else "-")
         lines.append(f"{name:<{w0}}" + "".join(f"{v:>12}" for v in vals))
+    lines.append(f"({units})")
     return "\n".join(lines)

@@ -39,7 +39,8 @@ def test_linear_least_squares_recovers_coefficients(compiled):
     model = compiled("E[G4L2] + N[E[G4L2]]")
     p_true = model.parameter_vector(model.initial_parameters(5))
     data = synthetic(model, p_true)
-    prob = Problem(model, data, FitOptions())
+    # unregularised and unconstrained: the data are exact, so the solve must recover them exactly
+    prob = Problem(model, data, FitOptions(regularization="none", isolated_atom_constraint=False))
     start = p_true.copy()
     start[prob.linear_idx] = 0.0
     p, loss = prob.solve_linear(start)
@@ -52,7 +53,7 @@ def test_als_fits_products_exactly(compiled):
     p_true = model.parameter_vector(model.initial_parameters(3))
     p_true[model.parameter_names.index("t2.s")] = 1.0
     data = synthetic(model, p_true, n=6)
-    prob = Problem(model, data, FitOptions())
+    prob = Problem(model, data, FitOptions(regularization="none", isolated_atom_constraint=False))
     assert prob.is_bilinear and len(prob.groups) == 2
     start = p_true.copy()
     start[prob.linear_idx] = 0.0
@@ -83,8 +84,9 @@ def test_fit_recovers_nonlinear_parameters(compiled):
     p_true = model.parameter_vector({"b1.alpha": 0.08, "b1.beta": 1.7, "t1.c[1]": -0.4, "t1.c[2]": 0.9,
                                      "t1.c[3]": -1.2, "t1.c[4]": 0.7, "t1.s": -2.0})
     data = synthetic(model, p_true, n=6)
+    # exact synthetic data: no ridge and no isolated-atom constraint, so the truth is the minimum
     trained = fit(model, data, seed=1, optimizer="bo+varpro", bo_init_points=4, bo_iterations=8,
-                  progress=False)
+                  progress=False, regularization="none", isolated_atom_constraint=False)
     got = trained.parameter_vector()
     assert got[0] == pytest.approx(0.08, rel=1e-5)
     assert got[1] == pytest.approx(1.7, rel=1e-5)

@@ -51,16 +51,23 @@ class FitOptions:
     als_tol: float = 1e-10
     refine_max_nfev: int = 100            # products, final refit: variable-projection LM evaluations
     varpro_max_nfev: int = 60
-    ridge: float = 0.0                    # Tikhonov regularisation of the linear solve
-    linear_rcond: float | None = None     # truncate the linear solve at this relative singular value
-                                          # of the weighted raw Jacobian (e.g. 3.2e-8 = FIM SC region);
-                                          # None: column-scaled minimum-norm solve (default)
+    regularization: str = "gcv"           # linear solve: "gcv" (ridge, strength by generalised
+                                          # cross-validation; default) or "none" (minimum norm)
+    ridge: float = 0.0                    # a fixed ridge strength instead (relative to the largest
+                                          # squared singular value of the column-scaled system)
+    linear_rcond: float | None = None     # or truncate at this relative singular value of the
+                                          # weighted raw Jacobian (e.g. 3.2e-8 = FIM SC region)
+    e0: dict | None = None                # element -> isolated-atom energy (eV); None: from
+                                          # isolated-atom frames in the data, else the default rule
+    isolated_atom_constraint: bool = True # fit with E(isolated atom) = E0 exactly
 
     def __post_init__(self):
         if self.optimizer not in ("bo", "varpro", "bo+varpro"):
             raise CompotError(f"unknown optimizer {self.optimizer!r} (bo, varpro or bo+varpro)")
         if self.stages not in ("dual-bipartite", "joint"):
             raise CompotError(f"unknown stages {self.stages!r} (dual-bipartite or joint)")
+        if self.regularization not in ("gcv", "none"):
+            raise CompotError(f"unknown regularization {self.regularization!r} (gcv or none)")
         for name in ("energy_weight", "force_weight", "lambda_range", "ridge", "sdr_min_window"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
@@ -103,6 +110,45 @@ def product_start(ir, p: np.ndarray) -> np.ndarray:
     return p
 
 
+def gcv_ridge(sv: np.ndarray, beta: np.ndarray, bb: float, n: int) -> float:
+    """Ridge strength minimising the generalised cross-validation score (docs/theory.md §6.2.1)
+
+        GCV(lam) = n ||(I - H) b||^2 / (n - tr H)^2,   H = A (A^T A + lam I)^-1 A^T,
+
+    from the SVD of A (singular values sv, beta = U^T b, bb = ||b||^2), on a log grid of
+    lam / sv_max^2 from 1e-15 (the FIM's sloppy/stiff boundary) to 1, refined by a golden search."""
+    if not len(sv) or sv[0] <= 0:
+        return 0.0
+    s2 = sv * sv
+    out = max(bb - float(beta @ beta), 0.0)         # the part of b outside the range of A
+
+    def score(t):
+        lam = s2[0] * 10.0 ** t
+        f = lam / (s2 + lam)
+        rss = out + float(((f * beta) ** 2).sum())
+        dof = n - float((s2 / (s2 + lam)).sum())
+        return rss / max(dof, 1e-300) ** 2
+
+    grid = np.arange(-15.0, 0.01, 0.5)
+    vals = [score(t) for t in grid]
+    k = int(np.argmin(vals))
+    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
+    g = (np.sqrt(5.0) - 1.0) / 2.0
+    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+    fa, fb = score(a), score(b)
+    for _ in range(30):
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - g * (hi - lo)
+            fa = score(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + g * (hi - lo)
+            fb = score(b)
+    t = 0.5 * (lo + hi)
+    return float(s2[0] * 10.0 ** (t if score(t) <= vals[k] else grid[k]))
+
+
 def _single_thread():
     from threadpoolctl import threadpool_limits
 
@@ -137,6 +183,20 @@ class Problem:
         self.linear_idx = [k for k, q in enumerate(self.ir.params) if q.linear]
         self.nonlinear_idx = [k for k, q in enumerate(self.ir.params) if not q.linear]
         self.is_bilinear = len(self.groups) > 1
+        # the isolated atoms' reference energies, imposed on every linear solve
+        self.e0 = {}
+        self.e0_atoms = []
+        if options.isolated_atom_constraint or options.e0:
+            from ..reference import isolated_atom, reference_energies
+
+            elements = model.elements or sorted({x for st in dataset for x in st.atoms.get_chemical_symbols()})
+            if model.elements is None and len(elements) > 1:
+                warnings.warn("a species-blind model of several elements has no per-element isolated-atom "
+                              "energy; fitting without it (give the model's elements)", stacklevel=3)
+            else:
+                self.e0 = reference_energies(elements, dataset, model.cutoff, options.e0)
+                if options.isolated_atom_constraint:
+                    self.e0_atoms = [(isolated_atom(X), v["e0"]) for X, v in self.e0.items()]
         threads = threads or (os.cpu_count() or 1)
         self._pool = None
         if threads > 1 and len(self.nls) > 1:
@@ -186,24 +246,68 @@ class Problem:
         return math.sqrt(loss / self.nrows)
 
     # ------------------------------------------------------------------ linear solve
-    def _lstsq(self, A, b):
+    def _lstsq(self, A, b, C=None, d=None):
+        """min ||w (A x - b)||^2, with the equality constraints C x = d when given (the isolated
+        atoms' energies; docs/theory.md §6.2), regularised as the options say (§6.2.1)."""
         Aw = A * self.w[:, None]
         bw = b * self.w
+        if C is not None and len(C):
+            return self._constrained(Aw, bw, C, d)
         if self.opt.linear_rcond is not None:
             with _single_thread():
                 x, *_ = scipy.linalg.lstsq(Aw, bw, cond=self.opt.linear_rcond, lapack_driver="gelsd")
             return x
         norms = np.linalg.norm(Aw, axis=0)
         norms[norms == 0] = 1.0
-        As = Aw / norms
-        if self.opt.ridge > 0:
-            n = As.shape[1]
-            As = np.vstack([As, math.sqrt(self.opt.ridge) * np.eye(n)])
-            bw = np.concatenate([bw, np.zeros(n)])
-        # one BLAS thread: results must not depend on the thread count (reproducible model files)
+        return self._scaled_solve(Aw / norms, bw) / norms
+
+    def _scaled_solve(self, As, bw):
+        """The column-scaled system: ridge with a fixed or GCV-chosen strength, or minimum norm.
+        One BLAS thread: results must not depend on the thread count (reproducible model files)."""
+        if self.opt.regularization == "none" and self.opt.ridge == 0:
+            with _single_thread():
+                x, *_ = scipy.linalg.lstsq(As, bw, lapack_driver="gelsd", check_finite=True)
+            return x
         with _single_thread():
-            x, *_ = scipy.linalg.lstsq(As, bw, lapack_driver="gelsd", check_finite=True)
-        return x / norms
+            U, sv, Vt = scipy.linalg.svd(As, full_matrices=False, lapack_driver="gesdd", check_finite=True)
+        beta = U.T @ bw
+        if self.opt.ridge > 0:
+            lam = self.opt.ridge * sv[0] ** 2
+        else:
+            lam = gcv_ridge(sv, beta, float(bw @ bw), len(bw))
+        self.last_ridge = lam / sv[0] ** 2 if len(sv) and sv[0] > 0 else 0.0
+        return Vt.T @ (sv / (sv * sv + lam) * beta)
+
+    def _constrained(self, Aw, bw, C, d):
+        """Equality-constrained solve: x = x0 + Z y with C x0 = d and Z spanning the null space
+        of C; the free part y by the regularised solve of the reduced system."""
+        norms = np.linalg.norm(Aw, axis=0)
+        norms[norms == 0] = 1.0
+        As, Cs = Aw / norms, C / norms
+        with _single_thread():
+            Uc, sc, Vct = scipy.linalg.svd(Cs, full_matrices=True)
+        rank = int((sc > 1e-12 * max(sc.max(initial=0.0), 1e-300)).sum())
+        x0 = Vct[:rank].T @ ((Uc[:, :rank].T @ d) / sc[:rank])
+        Z = Vct[rank:].T
+        if Z.shape[1] == 0:
+            return x0 / norms
+        y = self._scaled_solve(As @ Z, bw - As @ x0)
+        return (x0 + Z @ y) / norms
+
+    def isolated_constraints(self, p, g):
+        """Rows C and right-hand sides d of E_X(isolated atom) = E0_X, linear in the group g at
+        the point p, for every element with a reference E0 (rows independent of g are dropped)."""
+        if not self.e0_atoms:
+            return None, None
+        rows, rhs = [], []
+        for atoms, e0 in self.e0_atoms:
+            J, e, _ = self.model.kernel_jacobian(self.model.neighbor_list(atoms), p)
+            c = J[0, g]
+            if np.abs(c).max(initial=0.0) == 0.0:
+                continue
+            rows.append(c)
+            rhs.append(e0 - (float(e.sum()) - c @ p[g]))
+        return (np.array(rows), np.array(rhs)) if rows else (None, None)
 
     def solve_linear(self, p, refine: bool = False):
         """Optimal linear parameters for the nonlinear ones in ``p``: returns (p, loss).
@@ -222,7 +326,7 @@ class Problem:
                 J, pred = self.jacobian(p)
                 A = J[:, g]
                 b = self.y - (pred - A @ p[g])
-                x = self._lstsq(A, b)
+                x = self._lstsq(A, b, *self.isolated_constraints(p, g))
                 p[g] = x
                 r = self.w * (A @ x - b)
                 loss = float(r @ r)
@@ -256,7 +360,7 @@ class Problem:
             q[rest] = x
             J, pred = self.jacobian(q)
             A = J[:, g0]
-            q[g0] = self._lstsq(A, self.y - (pred - A @ q[g0]))
+            q[g0] = self._lstsq(A, self.y - (pred - A @ q[g0]), *self.isolated_constraints(q, g0))
             J, pred = self.jacobian(q)
             cache[x.tobytes()] = (q, J)
             return self.w * (pred - self.y)
@@ -283,14 +387,18 @@ class Problem:
 
 # ----------------------------------------------------------------------------- searches
 def _stage_plan(ir, options: FitOptions) -> list[list[int]]:
+    """The nonlinear parameters searched together: the paper's dual-bipartite order generalised
+    to sums of any length, one stage per top-level operand (shared bases with the first), or
+    one joint stage."""
     nonlin = [k for k, q in enumerate(ir.params) if not q.linear]
     if not nonlin:
         return []
     if options.stages == "joint":
         return [nonlin]
-    first = [k for k in nonlin if ir.params[k].group in (0, 1)]
-    second = [k for k in nonlin if ir.params[k].group == 2]
-    return [s for s in (first, second) if s]
+    last = max([ir.params[k].group for k in nonlin] + [1])
+    stages = [[k for k in nonlin if ir.params[k].group in (0, 1)]]
+    stages += [[k for k in nonlin if ir.params[k].group == g] for g in range(2, last + 1)]
+    return [s for s in stages if s]
 
 
 def lambda_domains(problem: Problem, p: np.ndarray, lambda_range: float) -> dict[int, tuple[float, float]]:
@@ -678,6 +786,11 @@ def _finish(model, problem, tracker, p, domains, options, seed, train, test, t_s
         "n_evaluations": len(tracker.history),
         "n_failed_evaluations": sum(h is None for h in tracker.history),
         "search_domains": {ir.params[k].name: list(v) for k, v in domains.items()},
+        "isolated_atom_energies": problem.e0,
+        "regularization": ({"kind": "gcv", "ridge": getattr(problem, "last_ridge", 0.0)}
+                           if options.regularization == "gcv" and not options.ridge and options.linear_rcond is None
+                           else {"kind": options.regularization, "ridge": options.ridge,
+                                 "linear_rcond": options.linear_rcond}),
         "at_bounds": at_bounds,
         "compot_version": __version__,
         "metrics": metrics,

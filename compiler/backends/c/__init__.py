@@ -132,15 +132,19 @@ def _defines(m: LoweredModel, nq: int, pat: Patterns) -> str:
         lines.append(c_array("int", "compot_blk_n", [len(b.phi) for b in blocks]))
         lines.append(c_array("int", "compot_blk_off", [b.offset for b in blocks]))
         lines.append(c_array("int", "compot_blk_first", _starts([b.phi for b in blocks])[:-1]))
-        lines.append(c_array("int", "compot_blk_phi", [f for b in blocks for f in b.phi]))
-        pairs = [pq for sb in mb.selfs for pq in sb.pairs]
+        rad = mb.radial
+        lines.append(f"#define COMPOT_NRAD {len(rad)}")
+        lines.append(c_array("int", "compot_blk_rad", [rad.index(f) for b in blocks for f in b.phi],
+                             "index of each block function among the radial values (compot_radial)"))
+        pairs = [(rad.index(a), rad.index(b)) for sb in mb.selfs for a, b in sb.pairs]
         lines.append(f"#define COMPOT_NSELF {len(pairs)}")
         lines.append(f"#define COMPOT_SELF_OFF {mb.selfs[0].offset if mb.selfs else 0}")
         lines.append(c_array("int", "compot_self_a", [a for a, _ in pairs],
                              "self moments S = sum_j phi_a phi_b (three-body bases' j = k terms)"))
         lines.append(c_array("int", "compot_self_b", [b for _, b in pairs]))
         lines.append(c_array("int", "compot_term_k", [t[0] for t in mb.terms],
-                             "term table: psi[NPSI2 + k] += coef * M[a] (* M[b]) (* M[c])"))
+                             "term table: psi[NPSI2 + k] += coef sum_{i<n} M[a+i] (* M[b+i]) (* M[c+i])"))
+        lines.append(c_array("int", "compot_term_n", [t[5] for t in mb.terms]))
         lines.append(c_array("int", "compot_term_a", [t[2] for t in mb.terms]))
         lines.append(c_array("int", "compot_term_b", [t[3] for t in mb.terms]))
         lines.append(c_array("int", "compot_term_c", [t[4] for t in mb.terms]))
@@ -184,6 +188,26 @@ def physics_source(m: LoweredModel, d: Derived | None = None) -> str:
     pair_jac = pair + _zero([("phi_b", NPHI * NB), ("dphi_b", NPHI * NB)])
     pair += switch("t", [block(list(zip(tg, ph)), {}, simd_exp=True) for ph in pair_h])
     pair_jac += switch("t", [block(list(zip(tg + tg_b, jh)), {}) for jh in jac_h])
+    radial = radial_jac = []
+    if m.many_body is not None:
+        # the radial values of the moments: the same hoisted forms, the subset compot_radial needs
+        rad = m.many_body.radial
+        nr = len(rad)
+        rg = [f"g[{i}]" for i in range(nr)] + [f"dg[{i}]" for i in range(nr)]
+        rg_b = [f"gb[{i * NB + b}]" for i in range(nr) for b in range(NB)] + \
+               [f"dgb[{i * NB + b}]" for i in range(nr) for b in range(NB)]
+
+        def pick(h):
+            return [h[f] for f in rad] + [h[NPHI + f] for f in rad]
+
+        def pick_b(h):
+            return [h[2 * NPHI + f * NB + b] for f in rad for b in range(NB)] + \
+                   [h[2 * NPHI + NPHI * NB + f * NB + b] for f in rad for b in range(NB)]
+
+        radial = _zero([("g", nr), ("dg", nr)]) + \
+            switch("t", [block(list(zip(rg, pick(ph))), {}, simd_exp=True) for ph in pair_h])
+        radial_jac = _zero([("g", nr), ("dg", nr), ("gb", nr * NB), ("dgb", nr * NB)]) + \
+            switch("t", [block(list(zip(rg + rg_b, pick(jh) + pick_b(jh))), {}) for jh in jac_h])
 
     def atom_list(a):
         return [("F", a.F)] + [(f"U[{k}]", e) for k, e in enumerate(a.U)] + \
@@ -206,7 +230,21 @@ def physics_source(m: LoweredModel, d: Derived | None = None) -> str:
         version=__version__, text=m.text, np=NP, names=" ".join(m.parameter_names),
         defines=_defines(m, len(table), pat), precompute="\n".join(block(q_assign, {}, prefix="u")),
         pair="\n".join(pair), pair_jac="\n".join(pair_jac), atom="\n".join(atom),
-        atom_jac="\n".join(atom_jac)) + (_ylm_source(m.many_body.lmax) if m.many_body else "")
+        atom_jac="\n".join(atom_jac)) + (_radial_source(radial, radial_jac) + _ylm_source(m.many_body.lmax)
+                                         if m.many_body else "")
+
+
+def _radial_source(radial: list[str], radial_jac: list[str]) -> str:
+    head = "(const double r, const int t, const double* p, const double* q, double* g, double* dg"
+    return "\n".join([
+        "", "/* the radial values of the moments (a subset of the pair functions) and their derivatives */",
+        f"static inline void compot_radial{head}) {{",
+        "    (void)p; (void)q; (void)r; (void)t;", "    double fc, dfc;", "    compot_cutoff(r, &fc, &dfc);",
+        *radial, "}", "",
+        "/* as compot_radial, plus derivatives by the basis parameters: gb[i*NB+b], dgb[i*NB+b] */",
+        f"static inline void compot_radial_jac{head},", "                                     double* gb, double* dgb) {",
+        "    (void)p; (void)q; (void)r; (void)t;", "    double fc, dfc;", "    compot_cutoff(r, &fc, &dfc);",
+        *radial_jac, "}", ""])
 
 
 def _ylm_source(lmax: int) -> str:
