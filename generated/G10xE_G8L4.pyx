@@ -1765,7 +1765,7 @@ cdef extern from *:
     static void compot_nbrs_load(int i, const compot_groups* G, const int* species, const int* pi,
                                  const int* pj, const double* d, const double* p, const double* q,
                                  compot_nbrs* N) {
-        const size_t NPHI = COMPOT_NPHI, NB = COMPOT_NB;
+        const size_t NB = COMPOT_NB;
         N->m = G->start[i + 1] - G->start[i];
         for (int s = 0; s < N->m; s++) {
             const int k = G->order[G->start[i] + s];
@@ -1773,10 +1773,10 @@ cdef extern from *:
             N->r[s] = r;
             for (int x = 0; x < 3; x++) N->u[3 * s + x] = d[3 * k + x] / r;
             if (N->gb)
-                compot_pair_jac(r, COMPOT_PTYPE(k), p, q, N->g + s * NPHI, N->dg + s * NPHI,
-                                N->gb + s * NPHI * NB, N->dgb + s * NPHI * NB);
+                compot_radial_jac(r, COMPOT_PTYPE(k), p, q, N->g + s * COMPOT_NRAD, N->dg + s * COMPOT_NRAD,
+                                  N->gb + s * COMPOT_NRAD * NB, N->dgb + s * COMPOT_NRAD * NB);
             else
-                compot_pair(r, COMPOT_PTYPE(k), p, q, N->g + s * NPHI, N->dg + s * NPHI);
+                compot_radial(r, COMPOT_PTYPE(k), p, q, N->g + s * COMPOT_NRAD, N->dg + s * COMPOT_NRAD);
         }
     }
 
@@ -2350,19 +2350,7 @@ cdef extern from *:
                 const size_t j = pj[k];
                 double* Jj = J + (1 + 3 * j) * NP;
                 compot_mb_moment_gradients(&Nb, s, dMs, NB ? dMsq : NULL);
-                /* D_k = dB_k/dd_s from the term table */
-                memset(D, 0, sizeof(double) * COMPOT_NMB * 3);
-                for (int t = 0; t < COMPOT_NTERMS; t++) {
-                    const int kk = compot_term_k[t], a = compot_term_a[t], b = compot_term_b[t], c = compot_term_c[t];
-                    const double w = compot_term_coef[t];
-                    const double mb = b >= 0 ? Mi[b] : 1.0, mc = c >= 0 ? Mi[c] : 1.0;
-                    for (int x = 0; x < 3; x++) {
-                        double v = dMs[a * 3 + x] * mb * mc;
-                        if (b >= 0) v += Mi[a] * dMs[b * 3 + x] * mc;
-                        if (c >= 0) v += Mi[a] * mb * dMs[c * 3 + x];
-                        D[kk * 3 + x] += w * v;
-                    }
-                }
+                compot_mb_descriptor_gradients(Mi, dMs, D);   /* D_k = dB_k/dd_s */
                 double f[3] = {0.0, 0.0, 0.0};
                 for (int kk = 0; kk < COMPOT_NMB; kk++) {
                     const double* Dk = D + kk * 3;

@@ -39,7 +39,7 @@ cdef extern from *:
     #define COMPOT_LMAX 2
     #define COMPOT_NLM 9
     #define COMPOT_NBLOCK 1
-    #define COMPOT_NTERMS 72
+    #define COMPOT_NTERMS 36
     /* l of each harmonic index lm = l*l + l + m */
     static const int compot_lm_l[9] = {0, 1, 1, 1, 2, 2, 2, 2, 2};
     /* moment blocks: largest l, number of radial functions, offset in M, first entry in compot_blk_phi */
@@ -47,18 +47,21 @@ cdef extern from *:
     static const int compot_blk_n[1] = {3};
     static const int compot_blk_off[1] = {0};
     static const int compot_blk_first[1] = {0};
-    static const int compot_blk_phi[3] = {6, 7, 8};
+    #define COMPOT_NRAD 3
+    /* index of each block function among the radial values (compot_radial) */
+    static const int compot_blk_rad[3] = {0, 1, 2};
     #define COMPOT_NSELF 6
     #define COMPOT_SELF_OFF 27
     /* self moments S = sum_j phi_a phi_b (three-body bases' j = k terms) */
-    static const int compot_self_a[6] = {6, 6, 6, 7, 7, 8};
-    static const int compot_self_b[6] = {6, 7, 8, 7, 8, 8};
-    /* term table: psi[NPSI2 + k] += coef * M[a] (* M[b]) (* M[c]) */
-    static const int compot_term_k[72] = {0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 6, 6, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 15, 15, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17};
-    static const int compot_term_a[72] = {0, 27, 1, 2, 3, 27, 4, 5, 6, 7, 8, 27, 0, 28, 1, 2, 3, 28, 4, 5, 6, 7, 8, 28, 0, 29, 1, 2, 3, 29, 4, 5, 6, 7, 8, 29, 9, 30, 10, 11, 12, 30, 13, 14, 15, 16, 17, 30, 9, 31, 10, 11, 12, 31, 13, 14, 15, 16, 17, 31, 18, 32, 19, 20, 21, 32, 22, 23, 24, 25, 26, 32};
-    static const int compot_term_b[72] = {0, -1, 1, 2, 3, -1, 4, 5, 6, 7, 8, -1, 9, -1, 10, 11, 12, -1, 13, 14, 15, 16, 17, -1, 18, -1, 19, 20, 21, -1, 22, 23, 24, 25, 26, -1, 9, -1, 10, 11, 12, -1, 13, 14, 15, 16, 17, -1, 18, -1, 19, 20, 21, -1, 22, 23, 24, 25, 26, -1, 18, -1, 19, 20, 21, -1, 22, 23, 24, 25, 26, -1};
-    static const int compot_term_c[72] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
-    static const double compot_term_coef[72] = {1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0, 1.0, -1.0};
+    static const int compot_self_a[6] = {0, 0, 0, 1, 1, 2};
+    static const int compot_self_b[6] = {0, 1, 2, 1, 2, 2};
+    /* term table: psi[NPSI2 + k] += coef sum_{i<n} M[a+i] (* M[b+i]) (* M[c+i]) */
+    static const int compot_term_k[36] = {0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15, 16, 16, 17, 17};
+    static const int compot_term_n[36] = {1, 1, 3, 1, 5, 1, 1, 1, 3, 1, 5, 1, 1, 1, 3, 1, 5, 1, 1, 1, 3, 1, 5, 1, 1, 1, 3, 1, 5, 1, 1, 1, 3, 1, 5, 1};
+    static const int compot_term_a[36] = {0, 27, 1, 27, 4, 27, 0, 28, 1, 28, 4, 28, 0, 29, 1, 29, 4, 29, 9, 30, 10, 30, 13, 30, 9, 31, 10, 31, 13, 31, 18, 32, 19, 32, 22, 32};
+    static const int compot_term_b[36] = {0, -1, 1, -1, 4, -1, 9, -1, 10, -1, 13, -1, 18, -1, 19, -1, 22, -1, 9, -1, 10, -1, 13, -1, 18, -1, 19, -1, 22, -1, 18, -1, 19, -1, 22, -1};
+    static const int compot_term_c[36] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+    static const double compot_term_coef[36] = {1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0, -1.0};
     static const int compot_basis_param[4] = {0, 1, 2, 3};
     /* pair type of species (si, sj): compot_pair_type[si * NSPECIES + sj]; types: one */
     static const int compot_pair_type[1] = {0};
@@ -748,6 +751,79 @@ cdef extern from *:
         return F;
     }
 
+    /* the radial values of the moments (a subset of the pair functions) and their derivatives */
+    static inline void compot_radial(const double r, const int t, const double* p, const double* q, double* g, double* dg) {
+        (void)p; (void)q; (void)r; (void)t;
+        double fc, dfc;
+        compot_cutoff(r, &fc, &dfc);
+        memset(g, 0, sizeof(double) * 3);
+        memset(dg, 0, sizeof(double) * 3);
+        double tx[3];
+        const double ta0 = (r*r);
+        tx[0] = q[6]*ta0;
+        tx[1] = q[7]*ta0;
+        tx[2] = q[8]*ta0;
+        COMPOT_SIMD
+        for (int m = 0; m < 3; m++) tx[m] = exp(tx[m]);
+        const double t0 = fc*tx[0];
+        const double t1 = fc*tx[1];
+        const double t2 = fc*tx[2];
+        g[0] = t0;
+        g[1] = t1;
+        g[2] = t2;
+        dg[0] = dfc*tx[0] + q[15]*r*t0;
+        dg[1] = dfc*tx[1] + q[16]*r*t1;
+        dg[2] = dfc*tx[2] + q[17]*r*t2;
+    }
+
+    /* as compot_radial, plus derivatives by the basis parameters: gb[i*NB+b], dgb[i*NB+b] */
+    static inline void compot_radial_jac(const double r, const int t, const double* p, const double* q, double* g, double* dg,
+                                         double* gb, double* dgb) {
+        (void)p; (void)q; (void)r; (void)t;
+        double fc, dfc;
+        compot_cutoff(r, &fc, &dfc);
+        memset(g, 0, sizeof(double) * 3);
+        memset(dg, 0, sizeof(double) * 3);
+        memset(gb, 0, sizeof(double) * 12);
+        memset(dgb, 0, sizeof(double) * 12);
+        const double t0 = (r*r);
+        const double t1 = q[6]*t0;
+        const double t2 = exp(t1);
+        const double t3 = fc*t2;
+        const double t4 = exp(q[7]*t0);
+        const double t5 = fc*t4;
+        const double t6 = exp(q[8]*t0);
+        const double t7 = fc*t6;
+        const double t8 = dfc*t2;
+        const double t9 = r*t3;
+        const double t10 = dfc*t4;
+        const double t11 = r*t5;
+        const double t12 = dfc*t6;
+        const double t13 = r*t7;
+        const double t14 = q[26]*t0;
+        const double t15 = t0*t7;
+        const double t16 = (r*r*r);
+        const double t17 = t16*t5;
+        const double t18 = t0*t12;
+        const double t19 = t16*t7;
+        g[0] = t3;
+        g[1] = t5;
+        g[2] = t7;
+        dg[0] = q[15]*t9 + t8;
+        dg[1] = q[16]*t11 + t10;
+        dg[2] = q[17]*t13 + t12;
+        gb[2] = -t0*t3;
+        gb[6] = t14*t5;
+        gb[7] = t1*t5;
+        gb[10] = q[27]*t15;
+        gb[11] = q[16]*t15;
+        dgb[2] = fc*q[48]*t16*t2 - t0*t8 - 2*t9;
+        dgb[6] = q[49]*t11 + q[50]*t17 + t10*t14;
+        dgb[7] = q[15]*t11 + q[51]*t17 + t1*t10;
+        dgb[10] = q[27]*t18 + q[52]*t13 + q[53]*t19;
+        dgb[11] = q[16]*t18 + q[54]*t13 + q[55]*t19;
+    }
+
     /* real harmonics Yhat_lm(u) in Racah's normalisation, l <= 2, index l*l + l + m,
      * and (dY != NULL) their gradients by u: dY[3 lm + x] */
     static inline void compot_ylm(const double* u, double* Y, double* dY) {
@@ -788,27 +864,28 @@ cdef extern from *:
 
     /* ---- many-body descriptors from moments (docs/theory.md §3.1, §3.2, §5.1) ----
      *
-     * Per atom i the moments of its neighbours j (unit vector u, distance r, radial functions g = phi):
-     *   block b:  M[off_b + n NLM_b + lm] = sum_j g_{phi_b[n]}(r_ij) Yhat_lm(u_ij),  l <= lmax_b
-     *   selfs:    M[self_off + p] = sum_j g_a(r_ij) g_b(r_ij)   for the pairs p = (a, b)
-     * and the descriptors as sums of products of moments, from the term table:
-     *   psi[NPSI2 + k] = sum_{terms t of k} coef_t M[a_t] (M[b_t]) (M[c_t])
+     * Per atom i the moments of its neighbours j (unit vector u, distance r, radial values g: the
+     * NRAD functions compot_radial computes, a subset of the pair functions phi):
+     *   block b:  M[off_b + n NLM_b + lm] = sum_j g_{rad_b[n]}(r_ij) Yhat_lm(u_ij),  l <= lmax_b
+     *   selfs:    M[SELF_OFF + p] = sum_j g_a(r_ij) g_b(r_ij)   for the pairs p = (a, b)
+     * and the descriptors as sums of products of moments, from the term table (k, coef, a, b, c, n):
+     *   psi[NPSI2 + k] += coef sum_{i < n} M[a + i] (M[b + i]) (M[c + i])      (b, c = -1: absent)
      * The adjoint G = sum_k W_k dpsi_k/dM gives the force on neighbour slot s,
      *   dE/dd_s = sum_a G_a dM_a/dd_s,  dYhat(d/r)/dd = (grad_u Yhat - l Yhat u) / r
      * (Yhat is homogeneous of degree l, so u . grad_u Yhat = l Yhat). */
 
-    /* the neighbours of one atom: unit vectors, distances, pair functions (and their derivatives by
-     * the basis parameters when gb != NULL) */
+    /* the neighbours of one atom: unit vectors, distances, radial values g, g' (NRAD each) and, when
+     * gb != NULL, their derivatives by the basis parameters (NRAD * NB each) */
     typedef struct { int m; double *u, *r, *g, *dg, *gb, *dgb; } compot_nbrs;
 
     static int compot_nbrs_alloc(compot_nbrs* N, int maxnb, int jac) {
         const size_t M = (size_t)COMPOT_A(maxnb);
         N->u = (double*)malloc(sizeof(double) * 3 * M);
         N->r = (double*)malloc(sizeof(double) * M);
-        N->g = (double*)malloc(sizeof(double) * M * COMPOT_A(COMPOT_NPHI));
-        N->dg = (double*)malloc(sizeof(double) * M * COMPOT_A(COMPOT_NPHI));
-        N->gb = jac ? (double*)malloc(sizeof(double) * M * COMPOT_A(COMPOT_NPHI * COMPOT_NB)) : NULL;
-        N->dgb = jac ? (double*)malloc(sizeof(double) * M * COMPOT_A(COMPOT_NPHI * COMPOT_NB)) : NULL;
+        N->g = (double*)malloc(sizeof(double) * M * COMPOT_NRAD);
+        N->dg = (double*)malloc(sizeof(double) * M * COMPOT_NRAD);
+        N->gb = jac ? (double*)malloc(sizeof(double) * M * COMPOT_NRAD * COMPOT_A(COMPOT_NB)) : NULL;
+        N->dgb = jac ? (double*)malloc(sizeof(double) * M * COMPOT_NRAD * COMPOT_A(COMPOT_NB)) : NULL;
         return !N->u || !N->r || !N->g || !N->dg || (jac && (!N->gb || !N->dgb));
     }
 
@@ -819,22 +896,22 @@ cdef extern from *:
     /* moments of one atom (M[NM], zeroed here) and, when dM != NULL, their derivatives by the basis
      * parameters dM[a * NB + e] */
     static void compot_mb_moments(const compot_nbrs* N, double* M, double* dM) {
-        const size_t NPHI = COMPOT_NPHI, NB = COMPOT_NB;
+        const size_t NB = COMPOT_NB;
         double Y[COMPOT_NLM];
         memset(M, 0, sizeof(double) * COMPOT_NM);
         if (dM) memset(dM, 0, sizeof(double) * COMPOT_NM * COMPOT_A(NB));
         for (int s = 0; s < N->m; s++) {
-            const double* g = N->g + s * NPHI;
+            const double* g = N->g + s * COMPOT_NRAD;
             compot_ylm(N->u + 3 * s, Y, NULL);
             for (int b = 0; b < COMPOT_NBLOCK; b++) {
                 const int nlm = (compot_blk_lmax[b] + 1) * (compot_blk_lmax[b] + 1);
                 for (int n = 0; n < compot_blk_n[b]; n++) {
-                    const int f = compot_blk_phi[compot_blk_first[b] + n];
+                    const int f = compot_blk_rad[compot_blk_first[b] + n];
                     double* Mn = M + compot_blk_off[b] + n * nlm;
                     const double gn = g[f];
                     for (int lm = 0; lm < nlm; lm++) Mn[lm] += gn * Y[lm];
                     if (dM) {
-                        const double* gbn = N->gb + (s * NPHI + f) * NB;
+                        const double* gbn = N->gb + (s * COMPOT_NRAD + f) * NB;
                         for (int lm = 0; lm < nlm; lm++)
                             for (size_t e = 0; e < NB; e++) dM[(compot_blk_off[b] + n * nlm + lm) * NB + e] += gbn[e] * Y[lm];
                     }
@@ -844,7 +921,7 @@ cdef extern from *:
                 const int a = compot_self_a[p], c = compot_self_b[p];
                 M[COMPOT_SELF_OFF + p] += g[a] * g[c];
                 if (dM) {
-                    const double *gba = N->gb + (s * NPHI + a) * NB, *gbc = N->gb + (s * NPHI + c) * NB;
+                    const double *gba = N->gb + (s * COMPOT_NRAD + a) * NB, *gbc = N->gb + (s * COMPOT_NRAD + c) * NB;
                     for (size_t e = 0; e < NB; e++) dM[(COMPOT_SELF_OFF + p) * NB + e] += gba[e] * g[c] + g[a] * gbc[e];
                 }
             }
@@ -860,6 +937,19 @@ cdef extern from *:
         for (int t = 0; t < COMPOT_NTERMS; t++) {
             const int k = compot_term_k[t], a = compot_term_a[t], b = compot_term_b[t], c = compot_term_c[t];
             const double w = compot_term_coef[t];
+            if (c < 0 && b >= 0) {          /* a run: w sum_i M[a+i] M[b+i] */
+                const int len = compot_term_n[t];
+                double v = 0.0;
+                for (int i = 0; i < len; i++) v += M[a + i] * M[b + i];
+                B[k] += w * v;
+                if (dB)
+                    for (size_t e = 0; e < NB; e++) {
+                        double dv = 0.0;
+                        for (int i = 0; i < len; i++) dv += dM[(a + i) * NB + e] * M[b + i] + M[a + i] * dM[(b + i) * NB + e];
+                        dB[k * NB + e] += w * dv;
+                    }
+                continue;
+            }
             const double mb = b >= 0 ? M[b] : 1.0, mc = c >= 0 ? M[c] : 1.0;
             B[k] += w * M[a] * mb * mc;
             if (dB)
@@ -882,6 +972,17 @@ cdef extern from *:
             const int k = compot_term_k[t], a = compot_term_a[t], b = compot_term_b[t], c = compot_term_c[t];
             const double w = W[k] * compot_term_coef[t];
             if (w == 0.0) continue;
+            if (c < 0 && b >= 0) {          /* a run */
+                const int len = compot_term_n[t];
+                for (int i = 0; i < len; i++) { G[a + i] += w * M[b + i]; G[b + i] += w * M[a + i]; }
+                if (dG)
+                    for (int i = 0; i < len; i++)
+                        for (size_t e = 0; e < NB; e++) {
+                            dG[(a + i) * NB + e] += w * dM[(b + i) * NB + e];
+                            dG[(b + i) * NB + e] += w * dM[(a + i) * NB + e];
+                        }
+                continue;
+            }
             const double mb = b >= 0 ? M[b] : 1.0, mc = c >= 0 ? M[c] : 1.0;
             G[a] += w * mb * mc;
             if (b >= 0) G[b] += w * M[a] * mc;
@@ -897,15 +998,38 @@ cdef extern from *:
         }
     }
 
+    /* dB_k/dd_s for every descriptor (D[3 k + x], zeroed here), from the moment gradients dMs */
+    static void compot_mb_descriptor_gradients(const double* M, const double* dMs, double* D) {
+        memset(D, 0, sizeof(double) * COMPOT_NMB * 3);
+        for (int t = 0; t < COMPOT_NTERMS; t++) {
+            const int kk = compot_term_k[t], a = compot_term_a[t], b = compot_term_b[t], c = compot_term_c[t];
+            const double w = compot_term_coef[t];
+            if (c < 0 && b >= 0) {
+                const int len = compot_term_n[t];
+                for (int i = 0; i < len; i++)
+                    for (int x = 0; x < 3; x++)
+                        D[kk * 3 + x] += w * (dMs[(a + i) * 3 + x] * M[b + i] + M[a + i] * dMs[(b + i) * 3 + x]);
+                continue;
+            }
+            const double mb = b >= 0 ? M[b] : 1.0, mc = c >= 0 ? M[c] : 1.0;
+            for (int x = 0; x < 3; x++) {
+                double v = dMs[a * 3 + x] * mb * mc;
+                if (b >= 0) v += M[a] * dMs[b * 3 + x] * mc;
+                if (c >= 0) v += M[a] * mb * dMs[c * 3 + x];
+                D[kk * 3 + x] += w * v;
+            }
+        }
+    }
+
     /* dM_a/dd_s (3 per moment, dMs[a * 3 + x]) for neighbour slot s; with dMsq != NULL also their
      * derivatives by the basis parameters, dMsq[(a * NB + e) * 3 + x] */
     static void compot_mb_moment_gradients(const compot_nbrs* N, int s, double* dMs, double* dMsq) {
-        const size_t NPHI = COMPOT_NPHI, NB = COMPOT_NB;
+        const size_t NB = COMPOT_NB;
         double Y[COMPOT_NLM], dY[3 * COMPOT_NLM];
         const double* u = N->u + 3 * s;
         const double r = N->r[s];
-        const double* g = N->g + s * NPHI;
-        const double* dg = N->dg + s * NPHI;
+        const double* g = N->g + s * COMPOT_NRAD;
+        const double* dg = N->dg + s * COMPOT_NRAD;
         compot_ylm(u, Y, dY);
         double Q[3 * COMPOT_NLM];   /* d Yhat_lm / dd = (grad_u Yhat - l Yhat u) / r */
         for (int lm = 0; lm < COMPOT_NLM; lm++)
@@ -913,12 +1037,12 @@ cdef extern from *:
         for (int b = 0; b < COMPOT_NBLOCK; b++) {
             const int nlm = (compot_blk_lmax[b] + 1) * (compot_blk_lmax[b] + 1);
             for (int n = 0; n < compot_blk_n[b]; n++) {
-                const int f = compot_blk_phi[compot_blk_first[b] + n];
+                const int f = compot_blk_rad[compot_blk_first[b] + n];
                 const int a0 = compot_blk_off[b] + n * nlm;
                 for (int lm = 0; lm < nlm; lm++)
                     for (int x = 0; x < 3; x++) dMs[(a0 + lm) * 3 + x] = dg[f] * Y[lm] * u[x] + g[f] * Q[3 * lm + x];
                 if (dMsq) {
-                    const double *gb = N->gb + (s * NPHI + f) * NB, *dgb = N->dgb + (s * NPHI + f) * NB;
+                    const double *gb = N->gb + (s * COMPOT_NRAD + f) * NB, *dgb = N->dgb + (s * COMPOT_NRAD + f) * NB;
                     for (int lm = 0; lm < nlm; lm++)
                         for (size_t e = 0; e < NB; e++)
                             for (int x = 0; x < 3; x++)
@@ -931,8 +1055,8 @@ cdef extern from *:
             const double d = dg[a] * g[c] + g[a] * dg[c];
             for (int x = 0; x < 3; x++) dMs[(COMPOT_SELF_OFF + p) * 3 + x] = d * u[x];
             if (dMsq) {
-                const double *gba = N->gb + (s * NPHI + a) * NB, *gbc = N->gb + (s * NPHI + c) * NB;
-                const double *dgba = N->dgb + (s * NPHI + a) * NB, *dgbc = N->dgb + (s * NPHI + c) * NB;
+                const double *gba = N->gb + (s * COMPOT_NRAD + a) * NB, *gbc = N->gb + (s * COMPOT_NRAD + c) * NB;
+                const double *dgba = N->dgb + (s * COMPOT_NRAD + a) * NB, *dgbc = N->dgb + (s * COMPOT_NRAD + c) * NB;
                 for (size_t e = 0; e < NB; e++) {
                     const double q = dgba[e] * g[c] + dg[a] * gbc[e] + gba[e] * dg[c] + g[a] * dgbc[e];
                     for (int x = 0; x < 3; x++) dMsq[((COMPOT_SELF_OFF + p) * NB + e) * 3 + x] = q * u[x];
@@ -941,40 +1065,44 @@ cdef extern from *:
         }
     }
 
-    /* dE/dd_s for every neighbour slot s of one atom (fs[3 s + x]) from the adjoint G: the moment
-     * gradients contracted on the fly, block by block (no NM x 3 array per neighbour) */
+    /* dE/dd_s for every neighbour slot s of one atom (fs[3 s + x]) from the adjoint G.  Per block the
+     * radial sums T_lm = sum_n G[n, lm] g_n and T'_lm = sum_n G[n, lm] g'_n are formed first (runs of
+     * multiply-adds over lm, which vectorise), then f = u sum_lm T'_lm Y_lm + sum_lm T_lm (dY_lm - l Y_lm u) / r. */
     static void compot_mb_forces(const compot_nbrs* N, const double* G, double* fs) {
-        const size_t NPHI = COMPOT_NPHI;
-        double Y[COMPOT_NLM], dY[3 * COMPOT_NLM];
+        double Y[COMPOT_NLM], dY[3 * COMPOT_NLM], T[COMPOT_NLM], Tp[COMPOT_NLM];
         for (int s = 0; s < N->m; s++) {
             const double* u = N->u + 3 * s;
-            const double r = N->r[s];
-            const double* g = N->g + s * NPHI;
-            const double* dg = N->dg + s * NPHI;
+            const double rinv = 1.0 / N->r[s];
+            const double* g = N->g + s * COMPOT_NRAD;
+            const double* dg = N->dg + s * COMPOT_NRAD;
             compot_ylm(u, Y, dY);
-            double f[3] = {0.0, 0.0, 0.0};
+            double radial = 0.0, f[3] = {0.0, 0.0, 0.0};
             for (int b = 0; b < COMPOT_NBLOCK; b++) {
                 const int nlm = (compot_blk_lmax[b] + 1) * (compot_blk_lmax[b] + 1);
+                memset(T, 0, sizeof(double) * nlm);
+                memset(Tp, 0, sizeof(double) * nlm);
                 for (int n = 0; n < compot_blk_n[b]; n++) {
-                    const int fi = compot_blk_phi[compot_blk_first[b] + n];
+                    const int fi = compot_blk_rad[compot_blk_first[b] + n];
                     const double* Gn = G + compot_blk_off[b] + n * nlm;
-                    double gy = 0.0, gl = 0.0, gd[3] = {0.0, 0.0, 0.0};
-                    for (int lm = 0; lm < nlm; lm++) {
-                        gy += Gn[lm] * Y[lm];
-                        gl += Gn[lm] * compot_lm_l[lm] * Y[lm];
-                        gd[0] += Gn[lm] * dY[3 * lm];
-                        gd[1] += Gn[lm] * dY[3 * lm + 1];
-                        gd[2] += Gn[lm] * dY[3 * lm + 2];
-                    }
-                    for (int x = 0; x < 3; x++) f[x] += dg[fi] * gy * u[x] + g[fi] * (gd[x] - gl * u[x]) / r;
+                    const double gn = g[fi], dgn = dg[fi];
+                    for (int lm = 0; lm < nlm; lm++) { T[lm] += Gn[lm] * gn; Tp[lm] += Gn[lm] * dgn; }
                 }
+                double gl = 0.0;
+                for (int lm = 0; lm < nlm; lm++) {
+                    radial += Tp[lm] * Y[lm];
+                    gl += T[lm] * compot_lm_l[lm] * Y[lm];
+                    f[0] += T[lm] * dY[3 * lm];
+                    f[1] += T[lm] * dY[3 * lm + 1];
+                    f[2] += T[lm] * dY[3 * lm + 2];
+                }
+                radial -= gl * rinv;
             }
+            for (int x = 0; x < 3; x++) f[x] *= rinv;
             for (int p = 0; p < COMPOT_NSELF; p++) {
                 const int a = compot_self_a[p], c = compot_self_b[p];
-                const double d = G[COMPOT_SELF_OFF + p] * (dg[a] * g[c] + g[a] * dg[c]);
-                for (int x = 0; x < 3; x++) f[x] += d * u[x];
+                radial += G[COMPOT_SELF_OFF + p] * (dg[a] * g[c] + g[a] * dg[c]);
             }
-            for (int x = 0; x < 3; x++) fs[3 * s + x] = f[x];
+            for (int x = 0; x < 3; x++) fs[3 * s + x] = f[x] + radial * u[x];
         }
     }
 
@@ -1066,7 +1194,7 @@ cdef extern from *:
     static void compot_nbrs_load(int i, const compot_groups* G, const int* species, const int* pi,
                                  const int* pj, const double* d, const double* p, const double* q,
                                  compot_nbrs* N) {
-        const size_t NPHI = COMPOT_NPHI, NB = COMPOT_NB;
+        const size_t NB = COMPOT_NB;
         N->m = G->start[i + 1] - G->start[i];
         for (int s = 0; s < N->m; s++) {
             const int k = G->order[G->start[i] + s];
@@ -1074,10 +1202,10 @@ cdef extern from *:
             N->r[s] = r;
             for (int x = 0; x < 3; x++) N->u[3 * s + x] = d[3 * k + x] / r;
             if (N->gb)
-                compot_pair_jac(r, COMPOT_PTYPE(k), p, q, N->g + s * NPHI, N->dg + s * NPHI,
-                                N->gb + s * NPHI * NB, N->dgb + s * NPHI * NB);
+                compot_radial_jac(r, COMPOT_PTYPE(k), p, q, N->g + s * COMPOT_NRAD, N->dg + s * COMPOT_NRAD,
+                                  N->gb + s * COMPOT_NRAD * NB, N->dgb + s * COMPOT_NRAD * NB);
             else
-                compot_pair(r, COMPOT_PTYPE(k), p, q, N->g + s * NPHI, N->dg + s * NPHI);
+                compot_radial(r, COMPOT_PTYPE(k), p, q, N->g + s * COMPOT_NRAD, N->dg + s * COMPOT_NRAD);
         }
     }
 
@@ -1651,19 +1779,7 @@ cdef extern from *:
                 const size_t j = pj[k];
                 double* Jj = J + (1 + 3 * j) * NP;
                 compot_mb_moment_gradients(&Nb, s, dMs, NB ? dMsq : NULL);
-                /* D_k = dB_k/dd_s from the term table */
-                memset(D, 0, sizeof(double) * COMPOT_NMB * 3);
-                for (int t = 0; t < COMPOT_NTERMS; t++) {
-                    const int kk = compot_term_k[t], a = compot_term_a[t], b = compot_term_b[t], c = compot_term_c[t];
-                    const double w = compot_term_coef[t];
-                    const double mb = b >= 0 ? Mi[b] : 1.0, mc = c >= 0 ? Mi[c] : 1.0;
-                    for (int x = 0; x < 3; x++) {
-                        double v = dMs[a * 3 + x] * mb * mc;
-                        if (b >= 0) v += Mi[a] * dMs[b * 3 + x] * mc;
-                        if (c >= 0) v += Mi[a] * mb * dMs[c * 3 + x];
-                        D[kk * 3 + x] += w * v;
-                    }
-                }
+                compot_mb_descriptor_gradients(Mi, dMs, D);   /* D_k = dB_k/dd_s */
                 double f[3] = {0.0, 0.0, 0.0};
                 for (int kk = 0; kk < COMPOT_NMB; kk++) {
                     const double* Dk = D + kk * 3;
