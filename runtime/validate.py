@@ -116,7 +116,7 @@ def relax_lattice(calc, symbol: str, lattice: str, cutoff: float, relax_coa: boo
         at = X.primitive(symbol, lattice, a, coa)
         return _energy(calc, at) / len(at)
 
-    d = np.linspace(1.6, max(2.0, min(cutoff, 4.6)), 31)
+    d = np.linspace(1.6, max(2.0, cutoff), 41)
     a_grid = [X.a_from_nn(lattice, x) for x in d]
     e = np.array([e_of(a) for a in a_grid])
     k = int(np.argmin(e))
@@ -242,11 +242,14 @@ def _slab(symbol, gs, miller, cutoff, quick=False):
     from ase.build import surface
 
     cube = X.conventional(symbol, gs["lattice"], gs["a"])
-    one = surface(cube, miller, 1, vacuum=0.0)
-    h = abs(np.dot(one.cell[2], np.cross(one.cell[0], one.cell[1]))) / np.linalg.norm(
-        np.cross(one.cell[0], one.cell[1]))
     thick = 6.0 if quick else max(10.0, 2 * cutoff)
-    layers = max(2, int(np.ceil(thick / h)))
+    layers = 2
+    while layers < 200:
+        t = surface(cube, miller, layers, vacuum=None)
+        n = np.cross(t.cell[0], t.cell[1])
+        if np.ptp(t.positions @ (n / np.linalg.norm(n))) >= thick:
+            break
+        layers += 1
     slab = surface(cube, miller, layers, vacuum=12.0 if not quick else 8.0, periodic=True)
     slab.pbc = True
     return slab
@@ -431,7 +434,7 @@ def validate_element(calc, symbol: str, cutoff: float, lattice: str | None = Non
            "cohesive_energy_eV": e_atom - gs["energy_per_atom"], "lattice_candidates": g["all"]}
     if not gs["interior_minimum"]:
         warnings.warn(f"{symbol} {gs['lattice']}: the energy has no minimum for nearest-neighbour "
-                      "distances in 1.6 Å..min(cutoff, 4.6 Å); the properties are of the scan's end",
+                      "distances in 1.6 Å..cutoff; the properties are of the scan's end",
                       stacklevel=2)
     say(f"{symbol}: equation of state")
     out["eos"] = eos(calc, symbol, gs)
@@ -443,22 +446,40 @@ def validate_element(calc, symbol: str, cutoff: float, lattice: str | None = Non
         out[k] = el[k]
     if opts.vacancy:
         say(f"{symbol}: vacancy")
-        out["vacancy"] = vacancy(calc, symbol, gs, opts.quick)
-        out["vacancy_formation_energy_eV"] = out["vacancy"]["vacancy_formation_energy_eV"]
+        out["vacancy"] = _guard(lambda: vacancy(calc, symbol, gs, opts.quick))
+        out["vacancy_formation_energy_eV"] = out["vacancy"].get("vacancy_formation_energy_eV")
     if opts.surfaces:
         say(f"{symbol}: surfaces")
-        out["surface"] = surfaces(calc, symbol, gs, cutoff, gs["energy_per_atom"], opts.quick)
+        out["surface"] = _guard(lambda: surfaces(calc, symbol, gs, cutoff, gs["energy_per_atom"], opts.quick))
         for m in ("100", "110", "111"):
             out[f"surface_energy_{m}_J_m2"] = out["surface"].get(f"surface_energy_{m}_J_m2")
     say(f"{symbol}: dimer")
     out["dimer"] = dimer(calc, symbol, cutoff, e_atom)
     if opts.phonons:
         say(f"{symbol}: phonons")
-        out["phonon"] = phonons(calc, symbol, gs, cutoff, opts.quick)
+        out["phonon"] = _guard(lambda: phonons(calc, symbol, gs, cutoff, opts.quick))
     if opts.md:
         say(f"{symbol}: molecular dynamics")
-        out["md"] = md(calc, symbol, gs, opts)
+        out["md"] = _guard(lambda: md(calc, symbol, gs, opts))
     return out
+
+
+def _guard(f) -> dict:
+    """Run one property; a potential that collapses the structure (atoms on top of each other,
+    a DataError of the neighbour list) gives {"failed": reason} instead of stopping the run.
+    Library deprecation chatter (phonopy, ASE) is silenced."""
+    from ..errors import DataError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.filterwarnings("ignore", message=".*deprecated.*")
+            warnings.filterwarnings("ignore", message=".*thermalize_momenta.*")
+            warnings.filterwarnings("ignore", module="phonopy")
+            return f()
+    except DataError as exc:
+        return {"failed": f"the structure collapsed: {exc}"}
 
 
 def validate(model, reference=None, lattice=None, plot=None, quick: bool = False,

@@ -70,20 +70,20 @@ def write_plots(out: dict, outdir) -> list[str]:
             fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3.5), gridspec_kw={"width_ratios": [3, 1]},
                                          sharey=True)
             x0 = 0.0
-            ticks, labels = [0.0], []
-            for dist, f, (la, lb) in zip(ph["_bands"]["distances"], ph["_bands"]["frequencies"],
-                                         ph["_bands"]["labels"]):
+            segs = ph["_bands"]["labels"]
+            ticks, labels = [0.0], [segs[0][0]]
+            for k, (dist, f) in enumerate(zip(ph["_bands"]["distances"], ph["_bands"]["frequencies"])):
                 dist = np.asarray(dist)
                 xs = dist - dist[0] + x0
                 a1.plot(xs, f, "b-", lw=0.8)
-                if not labels or labels[-1] != la:
-                    labels.append(la if not labels else labels[-1] + "|" + la if ticks[-1] == x0 and labels else la)
                 x0 = xs[-1]
                 ticks.append(x0)
-                labels.append(lb)
-            ticks = ticks[:len(labels)]
+                end = segs[k][1]
+                if k + 1 < len(segs) and segs[k + 1][0] != end:
+                    end = end + "|" + segs[k + 1][0]
+                labels.append(end)
             a1.set_xticks(ticks)
-            a1.set_xticklabels(["Γ" if s == "G" else s for s in labels], fontsize=7)
+            a1.set_xticklabels([s.replace("G", "Γ") for s in labels], fontsize=7)
             a1.axhline(0, color="k", lw=0.5)
             a1.set_ylabel("frequency (THz)")
             a1.set_title(f"{el} phonons ({ph['supercell_atoms']}-atom supercell)", fontsize=9)
@@ -92,7 +92,7 @@ def write_plots(out: dict, outdir) -> list[str]:
             save(fig, el, "phonons.png")
 
         mdr = r.get("md")
-        if mdr:
+        if mdr and "runs" in mdr:
             fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3.2))
             for run in mdr["runs"]:
                 tr = run["_trace"]

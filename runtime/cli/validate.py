@@ -38,19 +38,22 @@ def print_report(out) -> None:
         d = r["dimer"]
         rows += [("dimer minimum (eV at Å)", f"{d['E_min_eV']:.3f} at {d['r_min_A']:.3f}"),
                  ("dimer: no hole below the minimum", d["no_hole"]), ("dimer E(1.0 Å) (eV)", d["E_at_1A_eV"])]
-        if "phonon" in r:
+        if "phonon" in r and "failed" not in r["phonon"]:
             p = r["phonon"]
             rows += [("phonon max frequency (THz)", p["max_frequency_THz"]),
                      ("phonon min frequency (THz)", p["min_frequency_THz"]),
                      ("imaginary phonon modes", p["imaginary_modes"])]
             for name, f in p["frequencies_at_special_points_THz"].items():
                 rows.append((f"  frequencies at {name} (THz)", " ".join(f"{x:.2f}" for x in f)))
-        if "md" in r:
+        if "md" in r and "failed" not in r["md"]:
             for run in r["md"]["runs"]:
                 rows.append((f"MD {run['temperature_K']:.0f} K, {run['duration_ps']:.3g} ps",
                              f"{'stable' if run['stable'] else 'FAILED: ' + run['failure']}; drift "
                              f"{run['drift_meV_per_atom_per_ps']:.3g} meV/atom/ps; min distance "
                              f"{run['min_distance_A']:.2f} Å"))
+        for key in ("vacancy", "surface", "phonon", "md"):
+            if isinstance(r.get(key), dict) and "failed" in r[key]:
+                rows.append((f"{key}: FAILED", r[key]["failed"]))
         cmp_ = r.get("comparison")
         if cmp_:
             print(f"{'quantity':<36} {'model':>12} {'DFT':>12} {'rel. error':>10}")
