@@ -55,6 +55,17 @@ def design(train, test=None, log=None, **options):
     return _design(train, test, DesignOptions(**options), log=log)
 
 
+def validate(model, reference=None, lattice=None, plot=None, quick=False, md_steps=None, **kw):
+    """Crystal properties of a trained model (lattice constant, cohesive energy, E-V curve and
+    bulk modulus, C11/C12/C44, vacancy, surfaces, phonons, dimer, MD stability), with DFT values
+    derived from ``reference`` side by side; returns the JSON of ``compot validate``.  See
+    :mod:`compot.runtime.validate` and docs/validation.md."""
+    from .runtime.validate import validate as _validate
+
+    return _validate(model, reference=reference, lattice=lattice, plot=plot, quick=quick,
+                     md_steps=md_steps, **kw)
+
+
 def read_data(path):
     """Read a DFT data file (extxyz or anything ASE reads) into a checked Dataset."""
     from .runtime.data import read_dataset
@@ -70,5 +81,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'compot' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "compile", "parse", "fit", "load", "fim", "design", "read_data", "Calculator",
+__all__ = ["__version__", "compile", "parse", "fit", "load", "fim", "design", "read_data", "validate", "Calculator",
            "CompotError", "ModelSyntaxError", "ModelError", "DataError", "BuildError", "ModelFileError"]

@@ -1,7 +1,7 @@
 """The ``compot`` command line.  Every command takes ``--help`` and ``--json``.
 
 One module per command group (``model``: show, compile; ``train``: fit, evaluate, fim; ``design``;
-``export``; ``demo``), helpers in ``common``.  Errors caused by input print one line
+``export``; ``demo``; ``validate``), helpers in ``common``.  Errors caused by input print one line
 ``compot: error: ...`` on stderr and exit with status 2; an interrupted command exits 130.  Set
 ``COMPOT_DEBUG=1`` to see tracebacks of internal errors.
 """
@@ -14,7 +14,7 @@ import warnings
 
 from ...errors import CompotError
 from ...version import __version__
-from . import demo, design, export, model, train
+from . import demo, design, export, model, train, validate
 from .common import EXIT_ERROR, Parser
 
 
@@ -24,7 +24,7 @@ def build_parser() -> Parser:
     ap.add_argument("--version", action="version", version=f"compot {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="command", parser_class=Parser)
     sub.required = True
-    for group in (model, train, design, export, demo):
+    for group in (model, train, design, export, demo, validate):
         group.register(sub)
     return ap
 
