@@ -313,3 +313,41 @@ def test_cli_fit_evaluate_fim(small_nb, tmp_path):
     assert not bad.exists()
     p = run("fit", "G4", "--train", str(small_nb), "-o", str(tmp_path / "no" / "dir.json"))
     assert p.returncode != 0 and "does not exist" in p.stderr
+
+
+def test_isolated_atom_energy_is_the_reference(compiled, small_nb):
+    """E(isolated atom) = E0 exactly, given (--e0) or by the default rule (docs/theory.md §4.6),
+    and the default gives a positive, plausible cohesive energy."""
+    from compot.runtime.reference import COHESIVE_ENERGY, isolated_atom
+
+    model = compiled("E[G4L2] + N[E[G4L2]]", elements=["Nb"])
+    kw = dict(bo_init_points=2, bo_iterations=2, progress=False, uncertainty=False)
+    given = fit(model, small_nb, seed=0, e0={"Nb": -3.25}, **kw)
+    assert given.evaluate(isolated_atom("Nb"))["energy"] == pytest.approx(-3.25, abs=1e-8)
+    assert given.metadata["isolated_atom_energies"]["Nb"]["source"] == "given"
+    default = fit(model, small_nb, seed=0, **kw)
+    ref = default.metadata["isolated_atom_energies"]["Nb"]
+    assert ref["source"] == "default"
+    e_atom = default.evaluate(isolated_atom("Nb"))["energy"]
+    assert e_atom == pytest.approx(ref["e0"], abs=1e-8)
+    cell = bulk("Nb", "bcc", a=3.32, cubic=True) * (2, 2, 2)
+    e_coh = e_atom - default.evaluate(cell)["energy"] / len(cell)
+    assert 2.0 < e_coh < 10.0
+    assert e_coh == pytest.approx(COHESIVE_ENERGY["Nb"], abs=1.0)
+    free = fit(model, small_nb, seed=0, isolated_atom_constraint=False, **kw)
+    assert free.evaluate(isolated_atom("Nb"))["energy"] != pytest.approx(ref["e0"], abs=1e-3)
+
+
+def test_default_fit_is_permutation_invariant(compiled, small_nb):
+    """The paper's model fitted with default options (GCV ridge): permuting the atoms of a
+    3,456-atom cell changes the energy by <= 1e-10 relative and the forces by <= 1e-8 eV/A
+    (summation order is all that changes; huge cancelling coefficients would amplify it)."""
+    model = compiled("E[G8L4] + N[E[G8L4]]", elements=["Nb"])
+    m = fit(model, small_nb, seed=0, bo_init_points=3, bo_iterations=3, progress=False, uncertainty=False)
+    atoms = bulk("Nb", "bcc", a=3.32, cubic=True) * (12, 12, 12)
+    atoms.rattle(0.1, seed=2)
+    r0 = m.evaluate(atoms)
+    perm = np.random.default_rng(0).permutation(len(atoms))
+    r1 = m.evaluate(atoms[perm])
+    assert abs(r1["energy"] - r0["energy"]) <= 1e-10 * abs(r0["energy"])
+    assert np.abs(r1["forces"] - r0["forces"][perm]).max() <= 1e-8

@@ -60,17 +60,26 @@ def parse_elements(s):
     return [e.strip() for e in s.split(",") if e.strip()] if s else None
 
 
-def config_weights(items):
+def key_values(items, flag: str = "--config-weight", what: str = "TYPE=WEIGHT"):
+    """Repeated ``KEY=NUMBER`` options as a dict; one-line errors naming the flag."""
+    import math
+
     out = {}
     for item in items or []:
         if "=" not in item:
-            raise CompotError(f"--config-weight takes TYPE=WEIGHT, got {item!r}")
+            raise CompotError(f"{flag} takes {what}, got {item!r}")
         k, v = item.split("=", 1)
         try:
-            out[k] = float(v)
+            out[k.strip()] = float(v)
         except ValueError:
-            raise CompotError(f"--config-weight {item!r}: {v!r} is not a number") from None
+            raise CompotError(f"{flag} {item!r}: {v!r} is not a number") from None
+        if not math.isfinite(out[k.strip()]):
+            raise CompotError(f"{flag} {item!r}: {v!r} is not a finite number")
     return out
+
+
+def config_weights(items):
+    return key_values(items, "--config-weight", "TYPE=WEIGHT")
 
 
 def check_output(path):

@@ -7,7 +7,7 @@ import os
 import sys
 
 from ...errors import CompotError
-from .common import (add_json, add_model_args, check_output, config_weights, emit_json,
+from .common import (add_json, add_model_args, check_output, config_weights, emit_json, key_values,
                      infer_elements, model_text, parse_elements)
 
 
@@ -22,7 +22,9 @@ def cmd_fit(args) -> int:
                          force_weight=args.force_weight, per_atom_energy=args.per_atom_energy,
                          config_weights=config_weights(args.config_weight),
                          bo_init_points=args.bo_init, bo_iterations=args.bo_iter,
-                         linear_rcond=args.linear_rcond)
+                         linear_rcond=args.linear_rcond, regularization=args.regularization,
+                         ridge=args.ridge, e0=key_values(args.e0, "--e0", "ELEMENT=ENERGY") or None,
+                         isolated_atom_constraint=not args.no_e0_constraint)
     train = read_dataset(args.train)
     test = read_dataset(args.test) if args.test else None
     text = model_text(args.expr)
@@ -150,6 +152,16 @@ def register(sub) -> None:
     p.add_argument("--linear-rcond", type=float, default=None,
                    help="truncate the linear solve at this relative singular value (e.g. 3.2e-8: "
                         "the FIM's SC region); smaller, better-conditioned coefficients")
+    p.add_argument("--regularization", default="gcv", choices=["gcv", "none"],
+                   help="linear solve: ridge with its strength by generalised cross-validation "
+                        "(default) or minimum-norm least squares (docs/theory.md 6.2.1)")
+    p.add_argument("--ridge", type=float, default=0.0,
+                   help="a fixed ridge strength relative to the largest squared singular value")
+    p.add_argument("--e0", action="append", metavar="X=E",
+                   help="isolated-atom energy of element X in eV (repeatable); default: from "
+                        "isolated-atom frames in the data, else the documented rule (theory 4.6)")
+    p.add_argument("--no-e0-constraint", action="store_true",
+                   help="do not constrain the isolated atoms' energies to E0")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("--threads", type=int, default=0,
                    help="structures evaluated in parallel (default: all cores; results do not depend on it)")
