@@ -218,14 +218,58 @@ def main(argv=None):
               f"python-flint {out['fim_eig_flint_s']:.2f} s, mpmath {out['fim_eig_mpmath_s']:.2f} s, "
               f"max relative difference {float(rel):.1e}; {len(res.eigenvalues)} parameters)")
         t = time.perf_counter()
-        compot.fit(m, ds, seed=0, progress=False)
+        trained = compot.fit(m, ds, seed=0, progress=False)
         out["fit_nb_train_default_s"] = time.perf_counter() - t
         print(f"fit of {best_text} on Nb train, default settings: {out['fit_nb_train_default_s']:.1f} s")
+        out["ase_md"] = ase_md(trained, 1000, base.get("lammps_eam_alloy"))
+    else:
+        m, p = models[best_text]
+        out["ase_md"] = ase_md(m.with_parameters(p), 20, base.get("lammps_eam_alloy"))
     if args.plot:
         plot(out, args.plot)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
     return 0
+
+
+def ase_md(model, steps: int, eam_2000_s: float | None) -> dict:
+    """NVE molecular dynamics through ASE (VelocityVerlet, 1 fs, 300 K start) with
+    ``compot.Calculator`` on 1,024 bcc atoms: wall time per atom and step of the whole loop (ASE's
+    integrator, the calculator's skin list, the kernel, stress not requested), against the kernel
+    alone on the same cell (E+F, list given) and an eam/alloy E+F step in LAMMPS (2,000 atoms)."""
+    from ase import units
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md.verlet import VelocityVerlet
+
+    import compot
+
+    res = {"atoms": 1024, "steps": steps}
+    for skin in (0.5, 0.0):
+        atoms = nb_cell(8)
+        MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(0))
+        atoms.calc = compot.Calculator(model, skin=skin)
+        dyn = VelocityVerlet(atoms, 1.0 * units.fs)
+        n = steps if skin else max(steps // 10, 5)
+        dyn.run(1)
+        t = time.perf_counter()
+        dyn.run(n)
+        dt = (time.perf_counter() - t) / n / len(atoms) * 1e6
+        key = "skin_0.5" if skin else "fresh_list_every_step"
+        res[key] = {"us_per_atom_step": dt, "steps": n, "list_builds": atoms.calc.neighbors.builds}
+    atoms = nb_cell(8)
+    nl = model.neighbor_list(atoms)
+    p = model.parameter_vector()
+    t_k = best_of(lambda: model.kernel_energy_forces(nl, p, threads=1), 5) / len(atoms) * 1e6
+    res["kernel_us_per_atom"] = t_k
+    res["ratio_md_step_to_kernel"] = res["skin_0.5"]["us_per_atom_step"] / t_k
+    if eam_2000_s:
+        res["ratio_md_step_to_lammps_eam_alloy"] = res["skin_0.5"]["us_per_atom_step"] / (eam_2000_s / 2000 * 1e6)
+    print("ASE MD (1,024 atoms, VelocityVerlet): {:.2f} us/atom/step with the skin list "
+          "({} builds in {} steps), {:.2f} with a fresh list every step; kernel alone {:.2f} us/atom; "
+          "MD step / kernel = {:.2f}".format(res["skin_0.5"]["us_per_atom_step"], res["skin_0.5"]["list_builds"],
+                                             steps, res["fresh_list_every_step"]["us_per_atom_step"], t_k,
+                                             res["ratio_md_step_to_kernel"]), flush=True)
+    return res
 
 
 def _subprocess_json(code: str, env: dict) -> dict:

@@ -1,5 +1,5 @@
 """An independent, vectorised numpy implementation of the paper's reference models (energy and
-forces), written by hand from SPEC §3 -- no compot derivation or kernel is used.  It serves as a
+forces), written by hand from docs/theory.md §2–4 -- no compot derivation or kernel is used.  It serves as a
 correctness check (tests require agreement to 1e-10) and as the numpy baseline of the benchmarks.
 
 Supported: G<n>, E[G<n>L<m>], N[E[G<n>L<m>]], G<a>*E[G<b>L<m>], E[G<n>L<m>] + N[E[G<n>L<m>]].

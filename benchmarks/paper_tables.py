@@ -6,7 +6,7 @@ the FIM (linear parameters, training data, 256 bits) and the four error metrics.
     python -m benchmarks.paper_tables --element mo --set small --out docs/results_mo.json
     python -m benchmarks.paper_tables --markdown docs/results_nb.json docs/results_mo.json
 
-Each configuration is trained with the same seed and default options (SPEC 4); wall times are
+Each configuration is trained with the same seed and default options (docs/theory.md §6); wall times are
 measured in this process.  Results are appended to the JSON file as they finish, so an
 interrupted run can be resumed (finished rows are skipped).
 """

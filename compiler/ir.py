@@ -32,7 +32,7 @@ def S_ab(phi_a: sp.Expr, phi_b: sp.Expr) -> sp.Expr:
 
 
 class fc(sp.Function):
-    """The cutoff function f_c(r) (SPEC 3.1); its derivative is :class:`dfc`."""
+    """The cutoff function f_c(r) (docs/theory.md §2.1); its derivative is :class:`dfc`."""
 
     nargs = 1
 

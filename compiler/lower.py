@@ -1,5 +1,5 @@
-"""Lower the typed AST to the IR: name parameters (SPEC 6), apply the shift and basis-sharing
-rules (SPEC 3.4), and build SymPy expressions of the basis functions and of E_i."""
+"""Lower the typed AST to the IR: name parameters (docs/theory.md §4.4), apply the shift and basis-sharing
+rules (docs/theory.md §4.2–4.3), and build SymPy expressions of the basis functions and of E_i."""
 
 from __future__ import annotations
 

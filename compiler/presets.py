@@ -1,4 +1,4 @@
-"""Named model texts (SPEC 3.9), usable wherever a model text is: ``compot fit paper ...``.
+"""Named model texts (docs/theory.md §4.5), usable wherever a model text is: ``compot fit paper ...``.
 
 ``paper`` is the paper's best model.  ``accurate`` is the project's best general-purpose
 composition; it is not tuned per element (docs/theory.md, "Presets")."""

@@ -213,7 +213,7 @@ cdef extern from *:
 
     /* ---- compot physics passes (model independent; the model enters through the functions above) ----
      *
-     * The chain rule of docs/theory.md §4, written once: the Cython kernel, the LAMMPS pair style and
+     * The chain rule of docs/theory.md §5, written once: the Cython kernel, the LAMMPS pair style and
      * the standalone sources all call these functions.
      *
      * Atoms 0 .. nlocal-1 are local: their energies are computed.  Atoms nlocal .. nall-1 are ghosts
@@ -1036,3 +1036,33 @@ def descriptors(int n, const int[::1] species, const int[::1] pi, const int[::1]
     if status:
         raise MemoryError("compot kernel: out of memory")
     return psi[:, :N_PSI], chi[:, :N_CHI]
+
+
+def skin_filter(const double[:, ::1] pos, const int[::1] pi, const int[::1] pj,
+                const double[:, ::1] shift, double cutoff, int[::1] oi, int[::1] oj, double[::1] od):
+    """The pairs of a list built with a skin that lie within ``cutoff`` at the positions ``pos``,
+    in list order, written to ``oi, oj, od``; returns their number.  d = (pos[j] - pos[i]) + shift,
+    the operations (and rounding) of a fresh list (runtime/neighbors.py, SkinList)."""
+    cdef Py_ssize_t k, m = 0, npairs = pi.shape[0]
+    cdef int a, b
+    cdef double x, y, z, c2 = cutoff * cutoff
+    if oi.shape[0] < npairs or oj.shape[0] < npairs or od.shape[0] < 3 * npairs or shift.shape[0] < npairs:
+        raise ValueError("skin_filter: output arrays too short")
+    ai, aj = np.asarray(pi), np.asarray(pj)
+    if npairs and (ai.min() < 0 or aj.min() < 0 or ai.max() >= pos.shape[0] or aj.max() >= pos.shape[0]):
+        raise ValueError("skin_filter: pair indices out of range")
+    with nogil:
+        for k in range(npairs):
+            a = pi[k]
+            b = pj[k]
+            x = (pos[b, 0] - pos[a, 0]) + shift[k, 0]
+            y = (pos[b, 1] - pos[a, 1]) + shift[k, 1]
+            z = (pos[b, 2] - pos[a, 2]) + shift[k, 2]
+            if x * x + y * y + z * z < c2:
+                oi[m] = a
+                oj[m] = b
+                od[3 * m] = x
+                od[3 * m + 1] = y
+                od[3 * m + 2] = z
+                m += 1
+    return m

@@ -10,18 +10,22 @@ from ..errors import CompotError
 class Calculator(_ASECalculator):
     """``compot.Calculator(model_or_path)``: energy, energies, forces, stress, free_energy.
 
-    The neighbour list is rebuilt only when positions, cell, pbc or species change (which for
-    ASE means on every MD step; no skin is used, so results are exact)."""
+    Neighbours come from a Verlet list with a skin (:class:`~compot.runtime.neighbors.SkinList`):
+    it is rebuilt only when an atom has moved more than skin/2 since the last build, or when the
+    cell, the periodicity, the atom count or the species change; in between, a step only
+    recomputes the separations of the kept pairs (in C).  Results are bit-identical to
+    ``model.evaluate(atoms)`` with a fresh list.  ``skin=0`` rebuilds on every call."""
 
     implemented_properties = ["energy", "energies", "forces", "stress", "free_energy", "energy_std",
                               "forces_std"]
 
     def __init__(self, model, params=None, uncertainty: bool = False, threads: int | None = None,
-                 **kwargs):
+                 skin: float = 0.5, **kwargs):
         """``threads``: OpenMP threads per evaluation (default: the model's, from
         ``COMPOT_NUM_THREADS`` or 1).  ``uncertainty=True`` adds ``energy_std`` and ``forces_std`` (FIM parameter covariance
         propagated to the prediction) and their ``*_predictive`` versions (plus the residual
-        variance of the training data) to ``results``."""
+        variance of the training data) to ``results``.  ``skin``: the neighbour list's skin in
+        Angstrom (default 0.5)."""
         super().__init__(**kwargs)
         if not hasattr(model, "evaluate"):
             from .compile import load_model
@@ -30,6 +34,9 @@ class Calculator(_ASECalculator):
         self.model = model
         self.params = model.parameter_vector(params if params is not None else model.parameters)
         self.uncertainty = uncertainty
+        from .neighbors import SkinList
+
+        self.neighbors = SkinList(model.cutoff, skin, model._kernel)
         if threads is not None:
             if int(threads) < 1:
                 raise CompotError(f"threads must be at least 1, got {threads}")
@@ -37,7 +44,8 @@ class Calculator(_ASECalculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        r = self.model.evaluate(self.atoms, self.params)
+        nl = self.neighbors.get(self.atoms, self.model.species_indices(self.atoms))
+        r = self.model.evaluate(self.atoms, self.params, nl=nl)
         self.results = {"energy": r["energy"], "free_energy": r["energy"],
                         "energies": r["energies"], "forces": r["forces"]}
         if "stress" in r:

@@ -210,7 +210,7 @@ class Model:
         return energies, forces
 
     def metrics(self, dataset, params=None) -> dict:
-        """SPEC 5 metrics against a dataset (path, Dataset or list of Atoms with references)."""
+        """Metrics (docs/theory.md §7) against a dataset (path, Dataset or list of Atoms with references)."""
         from .data import as_dataset
         from .metrics import compute_metrics
 

@@ -48,26 +48,27 @@ def check_structure(atoms) -> None:
             raise DataError(f"periodic cell vectors are zero or linearly dependent{_where(atoms)}")
 
 
-def neighbor_list(atoms, cutoff: float, species=None) -> NeighborList:
-    """Full neighbour list of ``atoms`` within ``cutoff`` (all periodic images)."""
+def _vesin(pos, cell, pbc, cutoff, quantities):
+    """vesin's full list, in a canonical order: by i, then j (stable: periodic images of one pair
+    keep vesin's order, which only small cells have), so that a list filtered from a longer one
+    (SkinList) has the same order as a fresh one."""
     from vesin import NeighborList as VesinNL
 
-    check_structure(atoms)
-    n = len(atoms)
-    if n == 0:
-        raise DataError("the structure has no atoms")
+    nl = VesinNL(cutoff=float(cutoff), full_list=True, sorted=False)
+    out = nl.compute(pos, cell, pbc if pbc.any() else False, quantities)
+    i, j = out[0], out[1]
+    if len(i):
+        order = np.argsort(i.astype(np.int64) * len(pos) + j, kind="stable")
+        out = [x[order] for x in out]
+    return out
+
+
+def _box(atoms, cutoff):
+    """Positions and a cell vesin accepts (a box enclosing the atoms in non-periodic directions)."""
     pos = np.ascontiguousarray(atoms.positions, dtype=float)
     pbc = np.asarray(atoms.pbc, dtype=bool)
     cell = np.array(atoms.cell[:], dtype=float)
-    if pbc.all():
-        vol = abs(np.linalg.det(cell))
-        expected = 4.0 / 3.0 * math.pi * cutoff**3 * n / vol
-        if expected > MAX_NEIGHBOURS_PER_ATOM:
-            raise DataError(
-                f"cutoff {cutoff} Angstrom is too large for this cell (volume {vol:.3g} A^3, "
-                f"{n} atoms): about {expected:.0f} neighbours per atom{_where(atoms)}")
     if not pbc.all():
-        # vesin needs a box for the non-periodic directions too: use one that encloses all atoms
         for ax in np.flatnonzero(~pbc):
             if np.linalg.norm(cell[ax]) < 1e-8:
                 e = np.zeros(3)
@@ -75,8 +76,24 @@ def neighbor_list(atoms, cutoff: float, species=None) -> NeighborList:
                 cell[ax] = e * (np.ptp(pos[:, ax]) + 2 * cutoff + 1.0)
         if np.linalg.matrix_rank(cell, tol=1e-8) < 3:
             cell = np.diag([np.ptp(pos[:, k]) + 2 * cutoff + 1.0 for k in range(3)])
-    nl = VesinNL(cutoff=float(cutoff), full_list=True, sorted=True)
-    i, j, D = nl.compute(pos, cell, pbc if pbc.any() else False, "ijD")
+    return pos, cell, pbc
+
+
+def neighbor_list(atoms, cutoff: float, species=None) -> NeighborList:
+    """Full neighbour list of ``atoms`` within ``cutoff`` (all periodic images), sorted by i, j."""
+    check_structure(atoms)
+    n = len(atoms)
+    if n == 0:
+        raise DataError("the structure has no atoms")
+    pos, cell, pbc = _box(atoms, cutoff)
+    if pbc.all():
+        vol = abs(np.linalg.det(cell))
+        expected = 4.0 / 3.0 * math.pi * cutoff**3 * n / vol
+        if expected > MAX_NEIGHBOURS_PER_ATOM:
+            raise DataError(
+                f"cutoff {cutoff} Angstrom is too large for this cell (volume {vol:.3g} A^3, "
+                f"{n} atoms): about {expected:.0f} neighbours per atom{_where(atoms)}")
+    i, j, S, D = _vesin(pos, cell, pbc, cutoff, "ijSD")
     r = np.sqrt(np.einsum("ij,ij->i", D, D)) if len(D) else np.zeros(0)
     if len(r) and r.min() < MIN_DISTANCE:
         k = int(np.argmin(r))
@@ -86,3 +103,81 @@ def neighbor_list(atoms, cutoff: float, species=None) -> NeighborList:
     return NeighborList(n, np.ascontiguousarray(i, dtype=np.int32),
                         np.ascontiguousarray(j, dtype=np.int32),
                         np.ascontiguousarray(D, dtype=float).reshape(-1), sp)
+
+
+class SkinList:
+    """A Verlet neighbour list with a skin, for molecular dynamics (``compot.Calculator``).
+
+    The pairs within ``cutoff + skin`` are found (vesin) and kept, with their periodic shifts.
+    Until an atom has moved more than skin/2 from where it was at that build, no pair can have
+    come within ``cutoff`` that is not in the kept list (two atoms close in by at most ``skin``),
+    so each call only recomputes the separations of the kept pairs and keeps those within the
+    cutoff (in C: the kernel's ``skin_filter``).  The list is rebuilt when an atom has moved
+    further, or when the cell, the periodicity, the atom count or the species change.
+
+    The result is bit-identical to a fresh :func:`neighbor_list`: the same pairs in the same
+    (canonical) order, with separations computed by the same floating-point operations
+    (pos_j - pos_i) + S.cell.  Cells narrower than 2 (cutoff + skin) have several images of one
+    pair, whose order a build does not fix; there every call builds a fresh list."""
+
+    def __init__(self, cutoff: float, skin: float, kernel):
+        if not skin >= 0 or not math.isfinite(skin):
+            raise DataError(f"the neighbour skin must be a finite number >= 0, got {skin}")
+        self.cutoff = float(cutoff)
+        self.skin = float(skin)
+        self.kernel = kernel
+        self.builds = 0
+        self.calls = 0
+        self._key = None
+
+    def _narrow(self, cell, pbc) -> bool:
+        if not pbc.any():
+            return False
+        inv = np.linalg.inv(cell) if np.linalg.matrix_rank(cell, tol=1e-8) == 3 else None
+        if inv is None:
+            return True
+        widths = 1.0 / np.linalg.norm(inv, axis=0)      # distances between opposite faces
+        return bool((widths[pbc] < 2 * (self.cutoff + self.skin)).any())
+
+    def get(self, atoms, species) -> NeighborList:
+        self.calls += 1
+        pos = np.ascontiguousarray(atoms.positions, dtype=float)
+        key = (len(atoms), atoms.cell[:].tobytes(), np.asarray(atoms.pbc).tobytes(),
+               np.asarray(atoms.numbers).tobytes())
+        if self.skin == 0 or self._narrow(np.asarray(atoms.cell[:], dtype=float), np.asarray(atoms.pbc)):
+            self._key = None
+            self.builds += 1
+            return neighbor_list(atoms, self.cutoff, species)
+        if (key != self._key or not np.isfinite(pos).all()
+                or np.einsum("ij,ij->i", pos - self._ref, pos - self._ref).max(initial=0.0)
+                > (0.5 * self.skin) ** 2):
+            self._build(atoms, key)
+        n = len(atoms)
+        m = self.kernel.skin_filter(pos, self._i, self._j, self._shift, self.cutoff,
+                                    self._oi, self._oj, self._od)
+        i, j, d = self._oi[:m].copy(), self._oj[:m].copy(), self._od[: 3 * m].copy()
+        if m:
+            D = d.reshape(-1, 3)
+            r2 = np.einsum("ij,ij->i", D, D)
+            k = int(np.argmin(r2))
+            if r2[k] < MIN_DISTANCE**2:
+                raise DataError(f"atoms {int(i[k])} and {int(j[k])} overlap (distance "
+                                f"{math.sqrt(r2[k]):.3g} A){_where(atoms)}")
+        sp = np.zeros(n, dtype=np.int32) if species is None else np.ascontiguousarray(species, dtype=np.int32)
+        return NeighborList(n, i, j, d, sp)
+
+    def _build(self, atoms, key):
+        check_structure(atoms)
+        if len(atoms) == 0:
+            raise DataError("the structure has no atoms")
+        pos, cell, pbc = _box(atoms, self.cutoff + self.skin)
+        i, j, S = _vesin(pos, cell, pbc, self.cutoff + self.skin, "ijS")
+        self._i = np.ascontiguousarray(i, dtype=np.int32)
+        self._j = np.ascontiguousarray(j, dtype=np.int32)
+        self._shift = np.ascontiguousarray(S @ cell, dtype=float)
+        self._oi = np.empty(len(i), dtype=np.int32)
+        self._oj = np.empty(len(i), dtype=np.int32)
+        self._od = np.empty(3 * len(i), dtype=float)
+        self._ref = pos.copy()
+        self._key = key
+        self.builds += 1

@@ -1,6 +1,6 @@
 """Predictive standard deviations of a trained model (``Calculator(uncertainty=True)``,
 ``compot evaluate --uncertainty``), from the parameter covariance that training stored in the model
-file (:mod:`compot.runtime.training.covariance`; docs/theory.md §6).
+file (:mod:`compot.runtime.training.covariance`; docs/theory.md §8.3).
 
 The standard deviation of a prediction y = E or F_ix is sqrt(j Sigma j^T), j its Jacobian row by
 the linear parameters ("parameter" uncertainty); the "predictive" one adds the residual variance

@@ -49,3 +49,37 @@ def test_unknown_species_is_a_clear_error(tmp_path):
     atoms.calc = compot.Calculator(model.with_parameters(model.initial_parameters(0)))
     with pytest.raises(compot.DataError, match="Mo"):
         atoms.get_potential_energy()
+
+
+def test_skin_list_is_bit_identical_to_a_fresh_list(trained):
+    """The Verlet list with a skin: the same energies, forces and stress, bit for bit, as a fresh
+    neighbour list, over a random walk that crosses the rebuild threshold, a cell change and a
+    species change; rebuilds happen only when needed."""
+    atoms = bulk("Nb", "bcc", a=3.3, cubic=True) * (4, 4, 4)       # 13.2 A > 2 (r_c + skin)
+    atoms.rattle(0.05, seed=1)
+    calc = compot.Calculator(trained, skin=0.5)
+    atoms.calc = calc
+    rng = np.random.default_rng(0)
+    for step in range(24):
+        if step == 16:
+            atoms.set_cell(atoms.cell[:] * 1.01, scale_atoms=True)
+        atoms.positions += rng.normal(scale=0.02, size=atoms.positions.shape)
+        e, f, s = atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
+        ref = trained.evaluate(atoms)
+        assert e == ref["energy"]
+        assert np.array_equal(f, ref["forces"]) and np.array_equal(s, ref["stress"])
+    assert calc.neighbors.calls == 24
+    assert 2 <= calc.neighbors.builds < 12         # the first, the cell change, a few by distance
+
+
+def test_skin_list_narrow_cells_and_bad_skin(trained):
+    atoms = bulk("Nb", "bcc", a=3.3, cubic=True) * (2, 2, 2)       # narrower than 2 (r_c + skin)
+    atoms.rattle(0.05, seed=2)
+    calc = compot.Calculator(trained, skin=0.5)
+    atoms.calc = calc
+    for _ in range(3):
+        atoms.positions[0] += 0.01
+        assert atoms.get_potential_energy() == trained.evaluate(atoms)["energy"]
+    assert calc.neighbors.builds == calc.neighbors.calls == 3     # a fresh list every call
+    with pytest.raises(compot.CompotError, match="skin"):
+        compot.Calculator(trained, skin=-1.0)

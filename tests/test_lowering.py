@@ -14,7 +14,7 @@ def counts(text):
 
 
 def expected(text):
-    """SPEC 3.6 rules, written independently of the implementation."""
+    """The sharing and shift rules (docs/theory.md §4.2–4.3), written independently of the implementation."""
     t = text.replace(" ", "")
     if (m := re.fullmatch(r"G(\d+)", t)):
         return int(m[1]) + 1, 2

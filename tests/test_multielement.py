@@ -1,4 +1,4 @@
-"""Multi-element models (SPEC 3.2, paper App. A): names, derivatives, training, LAMMPS."""
+"""Multi-element models (docs/theory.md §2.5, paper App. A): names, derivatives, training, LAMMPS."""
 
 import importlib.util
 

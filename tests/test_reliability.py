@@ -186,7 +186,7 @@ def exprs(depth=2):
 
 
 def expected_counts(text):
-    """Parameter counts by SPEC 3.4/3.6 rules, computed on the AST independently of lowering."""
+    """Parameter counts by the rules of docs/theory.md §4.2–4.4, computed on the AST independently of lowering."""
     from compot.grammar import nodes as n
 
     model = parse(text)

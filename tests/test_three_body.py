@@ -1,4 +1,4 @@
-"""The three-body basis T[radial Pl] (SPEC 3.5): language, counts, an independent brute-force
+"""The three-body basis T[radial Pl] (docs/theory.md §3.1): language, counts, an independent brute-force
 evaluation of the descriptors, angular sensitivity, derivatives against finite differences (also
 inside compositions and for two elements), training and the LAMMPS pair style."""
 
@@ -78,7 +78,7 @@ def fc(r, rc):
 
 
 def brute_force(atoms, alpha, beta, n, L, rc=5.0):
-    """psi_abl(i) = sum_{j != k} S_ab(r_ij, r_ik) P_l(cos theta_jik), straight from SPEC 3.5, with
+    """psi_abl(i) = sum_{j != k} S_ab(r_ij, r_ik) P_l(cos theta_jik), straight from docs/theory.md §3.1, with
     ASE's neighbour list (j and k run over periodic images too)."""
     i, D = neighbor_list("iD", atoms, rc)
     out = []

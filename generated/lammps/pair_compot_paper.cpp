@@ -946,7 +946,7 @@ static inline double compot_atom_jac(const double* psi, const double* chi, const
 
 /* ---- compot physics passes (model independent; the model enters through the functions above) ----
  *
- * The chain rule of docs/theory.md §4, written once: the Cython kernel, the LAMMPS pair style and
+ * The chain rule of docs/theory.md §5, written once: the Cython kernel, the LAMMPS pair style and
  * the standalone sources all call these functions.
  *
  * Atoms 0 .. nlocal-1 are local: their energies are computed.  Atoms nlocal .. nall-1 are ghosts
@@ -1810,7 +1810,7 @@ class PairCompot_paper : public Pair {
   double *comm_values = nullptr;   // the per-atom array being communicated, comm_width per atom
   int comm_width = 0;
 
-  // the passes' communication callbacks (docs/theory.md §4): ghosts <-> owners
+  // the passes' communication callbacks (docs/theory.md §5.4): ghosts <-> owners
   static void forward_cb(void *ctx, double *values, int width)
   {
     auto *self = static_cast<PairCompot_paper *>(ctx);

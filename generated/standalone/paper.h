@@ -914,7 +914,7 @@ static inline double compot_atom_jac(const double* psi, const double* chi, const
 
 /* ---- compot physics passes (model independent; the model enters through the functions above) ----
  *
- * The chain rule of docs/theory.md §4, written once: the Cython kernel, the LAMMPS pair style and
+ * The chain rule of docs/theory.md §5, written once: the Cython kernel, the LAMMPS pair style and
  * the standalone sources all call these functions.
  *
  * Atoms 0 .. nlocal-1 are local: their energies are computed.  Atoms nlocal .. nall-1 are ghosts

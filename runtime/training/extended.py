@@ -1,6 +1,6 @@
 """Jacobian by the linear parameters in extended precision (``compot fim --extended``).
 
-The passes of the C backend (descriptors, adjoints, pair forces; docs/theory.md §4) carried out in
+The passes of the C backend (descriptors, adjoints, pair forces; docs/theory.md §5) carried out in
 mpmath on the symbolic forms of the mpmath backend.  It is the independent high-precision
 reference of the float64 kernels, so it is deliberately a separate implementation.  Slow (pure
 Python): meant for checking the FIM of small data sets.

@@ -1,4 +1,4 @@
-"""Fisher-information analysis (SPEC 5): I = J^T J over the linear parameters.
+"""Fisher-information analysis (docs/theory.md §8): I = J^T J over the linear parameters.
 
 J (energies and force components of every structure, by the linear parameters) comes from the
 float64 kernels; J^T J is then formed *exactly*: every double is an integer times a power of two,

@@ -1,4 +1,4 @@
-"""Training (SPEC 4): linear least squares inside a search over the nonlinear parameters.
+"""Training (docs/theory.md §6): linear least squares inside a search over the nonlinear parameters.
 
 * Linear parameters are solved exactly by weighted least squares with the nonlinear ones fixed.
   Products are bilinear: their linear parameters are split into groups in which the predictions

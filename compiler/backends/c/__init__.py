@@ -4,7 +4,7 @@ The source has three parts, in this order:
 
 1. the model's physics (``templates/model.c``): the cutoff, the pair functions phi_a(r) and the
    per-atom energy F(psi, chi) with their derivatives, printed by :mod:`.printer` after
-   common-subexpression elimination (docs/theory.md §7);
+   common-subexpression elimination (docs/theory.md §9);
 2. the many-body descriptors (``templates/manybody.c``: moments, the term table, their adjoints)
    when the model has any;
 3. the physics passes (``templates/passes.c``): the model-independent chain rule over a flat

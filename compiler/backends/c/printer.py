@@ -1,6 +1,6 @@
 """The C backend's printer: SymPy expressions -> C99 statements after common-subexpression
 elimination.  Output is deterministic (canonical CSE order), so regenerating a model gives
-identical bytes (docs/theory.md §7)."""
+identical bytes (docs/theory.md §9)."""
 
 from __future__ import annotations
 

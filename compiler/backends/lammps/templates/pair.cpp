@@ -188,7 +188,7 @@ class @CLASS@ : public Pair {
   double *comm_values = nullptr;   // the per-atom array being communicated, comm_width per atom
   int comm_width = 0;
 
-  // the passes' communication callbacks (docs/theory.md §4): ghosts <-> owners
+  // the passes' communication callbacks (docs/theory.md §5.4): ghosts <-> owners
   static void forward_cb(void *ctx, double *values, int width)
   {
     auto *self = static_cast<@CLASS@ *>(ctx);
