@@ -142,7 +142,7 @@ def ground_state(calc, symbol, cutoff, lattice=None) -> dict:
     cands = [lattice] if lattice else list(X.LATTICES)
     res = {L: relax_lattice(calc, symbol, L, cutoff) for L in cands}
     best = min(res.values(), key=lambda r: r["energy_per_atom"])
-    return {"best": best, "all": {L: {"a": r["a"], "c_over_a": r["c_over_a"],
+    return {"best": best, "results": res, "all": {L: {"a": r["a"], "c_over_a": r["c_over_a"],
                                       "energy_per_atom_eV": r["energy_per_atom"]} for L, r in res.items()}}
 
 
@@ -424,10 +424,16 @@ def validate_element(calc, symbol: str, cutoff: float, lattice: str | None = Non
     if lattice is not None and lattice not in X.LATTICES:
         raise CompotError(f"unknown lattice {lattice!r}; supported: {', '.join(X.LATTICES)}")
     say(f"{symbol}: ground state")
-    g = ground_state(calc, symbol, cutoff, lattice)
-    gs = g["best"]
+    g = ground_state(calc, symbol, cutoff, None)       # every lattice: is the model's lowest right?
+    own = g["best"]
+    gs = g["results"][lattice] if lattice is not None else own
+    if lattice is not None and own["lattice"] != lattice and own["energy_per_atom"] < gs["energy_per_atom"] - 1e-6:
+        warnings.warn(f"{symbol}: the model's lowest-energy lattice is {own['lattice']} "
+                      f"({own['energy_per_atom'] - gs['energy_per_atom']:+.3f} eV/atom against {lattice}); "
+                      f"the properties are of {lattice}", stacklevel=2)
     e_atom = isolated_energy(calc, symbol)
     out = {"element": symbol, "lattice": gs["lattice"], "lattice_given": lattice is not None,
+           "model_ground_state_lattice": own["lattice"],
            "lattice_constant_A": gs["a"], "c_over_a": gs["c_over_a"],
            "nearest_neighbour_A": X.NN_OVER_A[gs["lattice"]] * gs["a"],
            "energy_per_atom_eV": gs["energy_per_atom"], "isolated_atom_energy_eV": e_atom,
@@ -513,7 +519,13 @@ def validate(model, reference=None, lattice=None, plot=None, quick: bool = False
     calc = Calculator(model)
     out = {"model": model.text, "cutoff_A": model.cutoff, "elements": list(model.elements), "results": {}}
     for el in model.elements:
-        res = validate_element(calc, el, model.cutoff, lattice, options, log=log)
+        use = lattice
+        if use is None and ref_data is not None:      # compare like with like: the data's lattice
+            from .validate_reference import reference_lattice
+
+            use = reference_lattice(ref_data, el)
+        res = validate_element(calc, el, model.cutoff, use, options, log=log)
+        res["lattice_source"] = "given" if lattice else ("reference data" if use else "model ground state")
         if ref_data is not None:
             from .validate_reference import compare, derive_reference
 

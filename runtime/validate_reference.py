@@ -51,6 +51,15 @@ def _pure(dataset, element):
     return [s for s in dataset if set(s.atoms.get_chemical_symbols()) == {element}]
 
 
+def reference_lattice(dataset, element):
+    """The lattice of the data's perfect bulk cells of ``element`` (the most common one; fcc
+    stands for fcc or hcp), or None when the data have none."""
+    from collections import Counter
+
+    seen = Counter(L for L in (bulk_lattice(s.atoms) for s in _pure(dataset, element)) if L)
+    return seen.most_common(1)[0][0] if seen else None
+
+
 def check_reference(dataset, elements) -> None:
     """Fail early with one line if the data contain none of the model's elements in pure form."""
     if not any(_pure(dataset, el) for el in elements):

@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     debug = bool(os.environ.get("COMPOT_DEBUG"))
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("always")
+            warnings.simplefilter("default")      # each distinct warning once per place
             warnings.showwarning = lambda m, *a, **k: print(f"compot: warning: {m}", file=sys.stderr)
             return int(args.func(args) or 0)
     except CompotError as exc:

@@ -12,7 +12,20 @@ def cmd_show(args) -> int:
     from ...compiler.derive import derive
     from ...compiler.pipeline import lower_text
 
-    lowered = lower_text(model_text(args.expr), cutoff=args.cutoff, elements=parse_elements(args.elements))
+    from ...compiler.presets import PRESETS
+
+    text = model_text(args.expr)
+    elements = parse_elements(args.elements)
+    if text.strip() in PRESETS and not elements and "ZBL" in PRESETS[text.strip()]:
+        # a preset with a core term needs elements to be lowered: show its text
+        preset = {"preset": text.strip(), "model": PRESETS[text.strip()],
+                  "note": "give --elements to see its parameters and energy"}
+        if args.json:
+            emit_json(preset)
+        else:
+            print(f"preset {preset['preset']}: {preset['model']}\n({preset['note']})")
+        return 0
+    lowered = lower_text(text, cutoff=args.cutoff, elements=elements)
     lin = [p for p in lowered.params if p.linear]
     nonlin = [p for p in lowered.params if not p.linear]
     d = derive(lowered) if args.jacobian else None
@@ -30,6 +43,7 @@ def cmd_show(args) -> int:
                   + "; W_a = dE_i/dpsi_a" + (" + sum_k V_a(k) fc(r_ki)" if lowered.chi else "")
                   + (", V_c = dE_i/dchi_c" if lowered.chi else ""))
     out = {
+        "preset": text.strip() if text.strip() in PRESETS else None,
         "model": lowered.text,
         "cutoff": lowered.cutoff,
         "elements": list(lowered.elements) if lowered.elements else None,

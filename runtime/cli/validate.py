@@ -24,7 +24,10 @@ def print_report(out) -> None:
     print(f"model {out['model']} (cutoff {out['cutoff_A']} Å)")
     for el, r in out["results"].items():
         print()
-        print(f"{el}: {r['lattice']}{' (given)' if r['lattice_given'] else ' (lowest energy of ' + ', '.join(r['lattice_candidates']) + ')'}")
+        src = r.get("lattice_source", "given" if r["lattice_given"] else "model ground state")
+        note = "" if r["model_ground_state_lattice"] == r["lattice"] else \
+            f"; the model's own lowest-energy lattice is {r['model_ground_state_lattice']}"
+        print(f"{el}: {r['lattice']} (from the {src}{note})" if src != "given" else f"{el}: {r['lattice']} (given{note})")
         rows = [("lattice constant (Å)", r["lattice_constant_A"]),
                 ("cohesive energy (eV/atom)", r["cohesive_energy_eV"]),
                 ("bulk modulus, BM3 (GPa)", r["bulk_modulus_GPa"]),
