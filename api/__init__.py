@@ -13,7 +13,7 @@ from .errors import BuildError, CompotError, DataError, ModelError, ModelFileErr
 from .version import __version__
 
 
-def compile(text, cutoff=None, elements=None):  # noqa: A001 - the SPEC's name
+def compile(text, cutoff=None, elements=None):  # noqa: A001 - the documented name
     """Compile model text into a :class:`compot.runtime.model.Model` (cached by content)."""
     from .runtime.compile import compile_model
 
@@ -64,6 +64,20 @@ def validate(model, reference=None, lattice=None, plot=None, quick=False, md_ste
 
     return _validate(model, reference=reference, lattice=lattice, plot=plot, quick=quick,
                      md_steps=md_steps, **kw)
+
+
+def select(model, candidates, n, **kw):
+    """Active learning: the ``n`` candidates (path or list of ase.Atoms) with the largest greedy
+    D-optimal information gain for a fitted model; see :mod:`compot.runtime.training.select`."""
+    from .runtime.training.select import select as _select
+
+    if isinstance(candidates, (str, bytes)) or hasattr(candidates, "__fspath__"):
+        from .runtime.data import read_structures
+
+        candidates = read_structures(candidates)
+    if not hasattr(model, "evaluate"):
+        model = load(model)
+    return _select(model, list(candidates), n, **kw)
 
 
 def read_data(path):

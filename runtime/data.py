@@ -120,12 +120,9 @@ def structure_from_atoms(atoms, where: str = "structure", weight_key: str = "wei
                      weight, where)
 
 
-def read_dataset(path, index=":", weight_key: str = "weight") -> Dataset:
-    """Read a data file (any format ASE reads) into a :class:`Dataset`.
-
-    Every structure needs a total energy and forces; stress, ``config_type`` and a per-structure
-    ``weight`` (info key) are optional.  Problems raise :class:`~compot.errors.DataError` naming
-    the file and frame."""
+def read_structures(path, index=":") -> list:
+    """Structures (ase.Atoms, labels not required) from any file ASE reads, including LAMMPS
+    dumps; one-line :class:`~compot.errors.DataError` for a missing, empty or unreadable file."""
     import ase.io
 
     path = os.fspath(path)
@@ -144,6 +141,17 @@ def read_dataset(path, index=":", weight_key: str = "weight") -> Dataset:
         frames = [frames]
     if not frames:
         raise DataError(f"{path}: contains no structures")
+    return frames
+
+
+def read_dataset(path, index=":", weight_key: str = "weight") -> Dataset:
+    """Read a data file (any format ASE reads) into a :class:`Dataset`.
+
+    Every structure needs a total energy and forces; stress, ``config_type`` and a per-structure
+    ``weight`` (info key) are optional.  Problems raise :class:`~compot.errors.DataError` naming
+    the file and frame."""
+    path = os.fspath(path)
+    frames = read_structures(path, index)
     structures = [structure_from_atoms(a, f"{path}, frame {k}", weight_key) for k, a in enumerate(frames)]
     return Dataset(structures, path)
 

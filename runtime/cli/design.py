@@ -56,6 +56,61 @@ def cmd_design(args) -> int:
 
 
 
+def cmd_select(args) -> int:
+    import sys
+
+    import numpy as np
+
+    from ..compile import load_model
+    from ..data import read_structures
+    from ..files import atomic_write_text
+    from ..training.select import select
+
+    check_output(args.output)
+    model = load_model(args.model)
+    frames = read_structures(args.candidates)
+    if args.type_elements:
+        names = [e.strip() for e in args.type_elements.split(",") if e.strip()]
+        from ase.data import atomic_numbers
+
+        for k, a in enumerate(frames):
+            types = a.get_array("type") if "type" in a.arrays else a.numbers
+            if types.min() < 1 or types.max() > len(names):
+                raise CompotError(f"{args.candidates}, frame {k}: atom types {types.min()}..{types.max()} "
+                                  f"but --type-elements names {len(names)}")
+            a.numbers = np.array([atomic_numbers[names[t - 1]] for t in types])
+    quiet = args.quiet or args.json
+    say = (lambda *a: None) if quiet else (lambda c, n: print(f"\rinformation of candidate {c}/{n}", end="",
+                                                               file=sys.stderr, flush=True))
+    res = select(model, frames, args.n, progress=say)
+    if not quiet:
+        print(file=sys.stderr)
+    import io
+
+    from ase.io import write
+
+    buf = io.StringIO()
+    picked = []
+    for rank, c in enumerate(res["picked"]):
+        a = frames[c].copy()
+        a.calc = None
+        a.info["compot_candidate_index"] = int(c)
+        a.info["compot_gain_nats"] = res["gain_nats"][rank]
+        picked.append(a)
+    write(buf, picked, format="extxyz")
+    atomic_write_text(args.output, buf.getvalue())
+    out = {"candidates": len(frames), "picked": res["picked"], "gain_nats": res["gain_nats"],
+           "output": args.output}
+    if args.json:
+        emit_json(out)
+    else:
+        print(f"picked {len(res['picked'])} of {len(frames)} candidates (greedy D-optimal information "
+              f"gain) -> {args.output}")
+        for rank, (c, g) in enumerate(zip(res["picked"], res["gain_nats"])):
+            print(f"  {rank + 1:3d}. candidate {c:5d}  gain {g:.3f} nats")
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("design", help="FIM-guided search over compositions of models")
     p.add_argument("--train", required=True, help="training data (a validation split is held out)")
@@ -72,3 +127,15 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true")
     add_json(p)
     p.set_defaults(func=cmd_design)
+
+    p = sub.add_parser("select", help="active learning: pick the candidates with the most information "
+                       "for a fitted model (greedy D-optimal on its FIM covariance)")
+    p.add_argument("model", help="model file (from compot fit)")
+    p.add_argument("candidates", help="candidate structures: any file ASE reads (extxyz, LAMMPS dump, ...)")
+    p.add_argument("--n", type=int, required=True, help="number of structures to pick")
+    p.add_argument("-o", "--output", required=True, help="picked structures (extxyz) to write")
+    p.add_argument("--type-elements", default=None,
+                   help="comma-separated elements of LAMMPS atom types 1, 2, ... (for dumps)")
+    p.add_argument("--quiet", action="store_true")
+    add_json(p)
+    p.set_defaults(func=cmd_select)
