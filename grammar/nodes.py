@@ -93,7 +93,7 @@ class CustomBasis:
 @dataclass(frozen=True)
 class ThreeBody:
     """``T[G4 P2]``: psi_abl(i) = sum_{j!=k} S_ab(r_ij, r_ik) P_l(cos theta_jik) for the pair
-    functions a <= b of a radial basis and Legendre degrees l = 0..order (SPEC 3.5)."""
+    functions a <= b of a radial basis and Legendre degrees l = 0..order (docs/theory.md §3.1)."""
     radial: "BasisRef"
     order: int
     pos: Pos = _pos()

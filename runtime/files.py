@@ -23,6 +23,9 @@ def atomic_write_text(path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)          # mkstemp makes 0600; a written file is the user's usual
         os.replace(tmp, path)
     except OSError as exc:
         if os.path.exists(tmp):

@@ -5,10 +5,15 @@ Everything here takes an ASE calculator factory, so the same machinery runs on a
 against EMT and Lennard-Jones).  Units: eV, Å, GPa, J/m², THz, K, fs.
 
 Ground state.  For each lattice L in (bcc, fcc, hcp, diamond) the energy per atom e_L(a) of the
-primitive cell is scanned on a grid of nearest-neighbour distances and minimised (Brent; hcp also
-over c/a, Nelder-Mead from the ideal sqrt(8/3)); the ground state is the lattice of lowest
-e_L(a_L).  Cohesive energy E_coh = E(isolated atom) - e_L(a_L), with the isolated atom evaluated by
-the potential on one atom without periodic images.
+primitive cell is scanned over 0.8-1.25 of an expected nearest-neighbour distance (the reference
+data's bulk cell with --reference, else ASE's reference state of the element or twice its
+covalent radius), and the local minimum nearest to it is refined (Brent; hcp also over c/a,
+Nelder-Mead from the ideal sqrt(8/3)).  A machine-learned potential can have a deeper minimum far
+outside its data (a collapse under compression): a second scan over 1.6 Å..r_c reports one as
+``collapse``, but the equilibrium is the local minimum, as a relaxation from the expected
+structure in MD would find.  The ground state is the lattice of lowest e_L(a_L).  Cohesive
+energy E_coh = E(isolated atom) - e_L(a_L), with the isolated atom evaluated by the potential on
+one atom without periodic images.
 
 Equation of state.  E(V) on 0.70-1.40 V0 (primitive cell scaled isotropically), fitted by the
 third-order Birch-Murnaghan form (``ase.eos``, 'birchmurnaghan'):
@@ -107,43 +112,69 @@ def isolated_energy(calc, symbol: str) -> float:
     return _energy(calc, Atoms(symbol, positions=[[0.0, 0.0, 0.0]], pbc=False))
 
 
-def relax_lattice(calc, symbol: str, lattice: str, cutoff: float, relax_coa: bool = True) -> dict:
-    """Lattice constant minimising the energy per atom (scan of the nearest-neighbour distance,
-    then Brent; hcp then also c/a)."""
+def nn_guess(symbol: str, lattice: str) -> float:
+    """A starting nearest-neighbour distance: ASE's reference state of the element when it is
+    this lattice, else twice the covalent radius (Cordero et al. 2008)."""
+    from ase.data import atomic_numbers, covalent_radii, reference_states
+
+    ref = reference_states[atomic_numbers[symbol]] or {}
+    if ref.get("symmetry") == lattice and "a" in ref:
+        return float(ref["a"]) * X.NN_OVER_A[lattice]
+    return 2.0 * float(covalent_radii[atomic_numbers[symbol]])
+
+
+def relax_lattice(calc, symbol: str, lattice: str, cutoff: float, relax_coa: bool = True,
+                  near: float | None = None) -> dict:
+    """The lattice constant of the local energy minimum nearest to the nearest-neighbour
+    distance ``near`` (a scan over 0.8-1.25 near, then Brent; hcp then also c/a), and, separately,
+    the lowest energy per atom anywhere on 1.6 Å..cutoff: a lower energy there than at the local
+    minimum is a *collapse* (a hole under compression), reported, not taken as the ground state."""
     from scipy.optimize import minimize, minimize_scalar
 
     def e_of(a, coa=None):
         at = X.primitive(symbol, lattice, a, coa)
         return _energy(calc, at) / len(at)
 
-    d = np.linspace(1.6, max(2.0, cutoff), 41)
+    near = near or nn_guess(symbol, lattice)
+    d = np.linspace(0.8 * near, 1.25 * near, 37)
     a_grid = [X.a_from_nn(lattice, x) for x in d]
     e = np.array([e_of(a) for a in a_grid])
-    k = int(np.argmin(e))
-    if k in (0, len(d) - 1):      # no interior minimum: the lattice is unstable under compression
-        a, e_min, bracket_ok = a_grid[k], float(e[k]), False
-    else:
-        res = minimize_scalar(e_of, bracket=(a_grid[k - 1], a_grid[k], a_grid[k + 1]),
-                              tol=1e-7)
+    interior = [k for k in range(1, len(d) - 1) if e[k] <= e[k - 1] and e[k] <= e[k + 1]]
+    if interior:
+        k = min(interior, key=lambda k: abs(d[k] - near))
+        res = minimize_scalar(e_of, bracket=(a_grid[k - 1], a_grid[k], a_grid[k + 1]), tol=1e-7)
         a, e_min, bracket_ok = float(res.x), float(res.fun), True
+    else:                          # no local minimum near the guess: the end of the scan
+        k = int(np.argmin(e))
+        a, e_min, bracket_ok = a_grid[k], float(e[k]), False
     coa = None
     if lattice == "hcp":
         coa = X.IDEAL_COA
         if relax_coa and bracket_ok:
             res = minimize(lambda v: e_of(v[0], v[1]), [a, coa], method="Nelder-Mead",
                            options={"xatol": 1e-5, "fatol": 1e-8})
-            if res.fun < e_min:
+            if res.fun < e_min and 0.8 * a < res.x[0] < 1.25 * a:
                 a, coa, e_min = float(res.x[0]), float(res.x[1]), float(res.fun)
+    wide = np.linspace(1.6, max(2.0, cutoff), 41)
+    ew = np.array([e_of(X.a_from_nn(lattice, x)) for x in wide])
+    j = int(np.argmin(ew))
+    collapse = None
+    if ew[j] < e_min - 1e-3:
+        collapse = {"nearest_neighbour_A": float(wide[j]), "energy_per_atom_eV": float(ew[j]),
+                    "below_minimum_eV": float(e_min - ew[j])}
     return {"lattice": lattice, "a": a, "c_over_a": coa, "energy_per_atom": e_min,
-            "interior_minimum": bracket_ok}
+            "interior_minimum": bracket_ok, "collapse": collapse}
 
 
-def ground_state(calc, symbol, cutoff, lattice=None) -> dict:
+def ground_state(calc, symbol, cutoff, lattice=None, near: dict | None = None) -> dict:
     cands = [lattice] if lattice else list(X.LATTICES)
-    res = {L: relax_lattice(calc, symbol, L, cutoff) for L in cands}
+    near = near or {}
+    res = {L: relax_lattice(calc, symbol, L, cutoff, near=near.get(L)) for L in cands}
     best = min(res.values(), key=lambda r: r["energy_per_atom"])
     return {"best": best, "results": res, "all": {L: {"a": r["a"], "c_over_a": r["c_over_a"],
-                                      "energy_per_atom_eV": r["energy_per_atom"]} for L, r in res.items()}}
+                                                      "energy_per_atom_eV": r["energy_per_atom"],
+                                                      "collapse": r["collapse"]}
+                                                  for L, r in res.items()}}
 
 
 def eos(calc, symbol, gs) -> dict:
@@ -242,7 +273,7 @@ def _slab(symbol, gs, miller, cutoff, quick=False):
     from ase.build import surface
 
     cube = X.conventional(symbol, gs["lattice"], gs["a"])
-    thick = 6.0 if quick else max(10.0, 2 * cutoff)
+    thick = 8.0 if quick else max(10.0, 2 * cutoff)
     layers = 2
     while layers < 200:
         t = surface(cube, miller, layers, vacuum=None)
@@ -416,7 +447,7 @@ def md(calc, symbol, gs, opts: Options) -> dict:
 
 # ----------------------------------------------------------------------------------- drivers
 def validate_element(calc, symbol: str, cutoff: float, lattice: str | None = None,
-                     opts: Options | None = None, log=None) -> dict:
+                     opts: Options | None = None, log=None, nn_ref: float | None = None) -> dict:
     """All properties of ``symbol``'s crystal with an ASE calculator (see the module docstring).
     Keys with a leading underscore hold curves for the plots (dropped from the JSON)."""
     opts = opts or Options()
@@ -424,7 +455,8 @@ def validate_element(calc, symbol: str, cutoff: float, lattice: str | None = Non
     if lattice is not None and lattice not in X.LATTICES:
         raise CompotError(f"unknown lattice {lattice!r}; supported: {', '.join(X.LATTICES)}")
     say(f"{symbol}: ground state")
-    g = ground_state(calc, symbol, cutoff, None)       # every lattice: is the model's lowest right?
+    near = {lattice: nn_ref} if (lattice is not None and nn_ref) else None
+    g = ground_state(calc, symbol, cutoff, None, near)  # every lattice: is the model's lowest right?
     own = g["best"]
     gs = g["results"][lattice] if lattice is not None else own
     if lattice is not None and own["lattice"] != lattice and own["energy_per_atom"] < gs["energy_per_atom"] - 1e-6:
@@ -439,9 +471,15 @@ def validate_element(calc, symbol: str, cutoff: float, lattice: str | None = Non
            "energy_per_atom_eV": gs["energy_per_atom"], "isolated_atom_energy_eV": e_atom,
            "cohesive_energy_eV": e_atom - gs["energy_per_atom"], "lattice_candidates": g["all"]}
     if not gs["interior_minimum"]:
-        warnings.warn(f"{symbol} {gs['lattice']}: the energy has no minimum for nearest-neighbour "
-                      "distances in 1.6 Å..cutoff; the properties are of the scan's end",
+        warnings.warn(f"{symbol} {gs['lattice']}: the energy has no local minimum within -20/+25 % of "
+                      "the expected nearest-neighbour distance; the properties are of the scan's end",
                       stacklevel=2)
+    out["collapse"] = gs["collapse"]
+    if gs["collapse"]:
+        c = gs["collapse"]
+        warnings.warn(f"{symbol} {gs['lattice']}: collapse under compression: at a nearest-neighbour "
+                      f"distance of {c['nearest_neighbour_A']:.2f} Å the energy is {c['below_minimum_eV']:.3g} "
+                      "eV/atom below the equilibrium minimum (a hole outside the data)", stacklevel=2)
     say(f"{symbol}: equation of state")
     out["eos"] = eos(calc, symbol, gs)
     out["bulk_modulus_GPa"] = out["eos"].get("bulk_modulus_GPa")
@@ -524,7 +562,12 @@ def validate(model, reference=None, lattice=None, plot=None, quick: bool = False
             from .validate_reference import reference_lattice
 
             use = reference_lattice(ref_data, el)
-        res = validate_element(calc, el, model.cutoff, use, options, log=log)
+        nn_ref = None
+        if ref_data is not None and use is not None:
+            from .validate_reference import reference_nearest_neighbour
+
+            nn_ref = reference_nearest_neighbour(ref_data, el, use)
+        res = validate_element(calc, el, model.cutoff, use, options, log=log, nn_ref=nn_ref)
         res["lattice_source"] = "given" if lattice else ("reference data" if use else "model ground state")
         if ref_data is not None:
             from .validate_reference import compare, derive_reference

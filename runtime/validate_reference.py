@@ -60,6 +60,19 @@ def reference_lattice(dataset, element):
     return seen.most_common(1)[0][0] if seen else None
 
 
+def reference_nearest_neighbour(dataset, element, lattice):
+    """The nearest-neighbour distance of the lowest-energy perfect bulk cell of ``lattice`` in the
+    data (a starting point for the model's lattice relaxation), or None."""
+    cells = [s for s in _pure(dataset, element) if bulk_lattice(s.atoms) == lattice]
+    if not cells:
+        return None
+    best = min(cells, key=lambda s: s.energy / s.natoms)
+    from ase.neighborlist import neighbor_list
+
+    d = neighbor_list("d", best.atoms, 4.0)
+    return float(d.min()) if len(d) else None
+
+
 def check_reference(dataset, elements) -> None:
     """Fail early with one line if the data contain none of the model's elements in pure form."""
     if not any(_pure(dataset, el) for el in elements):
