@@ -1777,18 +1777,19 @@ def descriptors(int n, const int[::1] species, const int[::1] pi, const int[::1]
 
 
 def skin_filter(const double[:, ::1] pos, const int[::1] pi, const int[::1] pj,
-                const double[:, ::1] shift, double cutoff, int[::1] oi, int[::1] oj, double[::1] od):
+                const double[:, ::1] shift, double cutoff, int[::1] oi, int[::1] oj, double[::1] od,
+                double[::1] rmin2):
     """The pairs of a list built with a skin that lie within ``cutoff`` at the positions ``pos``,
-    in list order, written to ``oi, oj, od``; returns their number.  d = (pos[j] - pos[i]) + shift,
-    the operations (and rounding) of a fresh list (runtime/neighbors.py, SkinList)."""
+    in list order, written to ``oi, oj, od``; returns their number and puts the smallest squared
+    distance into ``rmin2[0]``.  d = (pos[j] - pos[i]) + shift, the operations (and rounding) of a
+    fresh list (runtime/neighbors.py, SkinList).  The indices are not checked here: SkinList
+    checks them once when it builds the list."""
     cdef Py_ssize_t k, m = 0, npairs = pi.shape[0]
     cdef int a, b
-    cdef double x, y, z, c2 = cutoff * cutoff
-    if oi.shape[0] < npairs or oj.shape[0] < npairs or od.shape[0] < 3 * npairs or shift.shape[0] < npairs:
-        raise ValueError("skin_filter: output arrays too short")
-    ai, aj = np.asarray(pi), np.asarray(pj)
-    if npairs and (ai.min() < 0 or aj.min() < 0 or ai.max() >= pos.shape[0] or aj.max() >= pos.shape[0]):
-        raise ValueError("skin_filter: pair indices out of range")
+    cdef double x, y, z, r2, c2 = cutoff * cutoff, best = 1e300
+    if (oi.shape[0] < npairs or oj.shape[0] < npairs or od.shape[0] < 3 * npairs
+            or shift.shape[0] < npairs or pj.shape[0] < npairs or rmin2.shape[0] < 1):
+        raise ValueError("skin_filter: arrays too short")
     with nogil:
         for k in range(npairs):
             a = pi[k]
@@ -1796,11 +1797,15 @@ def skin_filter(const double[:, ::1] pos, const int[::1] pi, const int[::1] pj,
             x = (pos[b, 0] - pos[a, 0]) + shift[k, 0]
             y = (pos[b, 1] - pos[a, 1]) + shift[k, 1]
             z = (pos[b, 2] - pos[a, 2]) + shift[k, 2]
-            if x * x + y * y + z * z < c2:
+            r2 = x * x + y * y + z * z
+            if r2 < c2:
                 oi[m] = a
                 oj[m] = b
                 od[3 * m] = x
                 od[3 * m + 1] = y
                 od[3 * m + 2] = z
                 m += 1
+                if r2 < best:
+                    best = r2
+    rmin2[0] = best
     return m

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from ase.calculators.calculator import Calculator as _ASECalculator, all_changes
 
 from ..errors import CompotError
@@ -41,6 +42,23 @@ class Calculator(_ASECalculator):
             if int(threads) < 1:
                 raise CompotError(f"threads must be at least 1, got {threads}")
             model.threads = int(threads)
+
+    def check_state(self, atoms, tol=1e-15):
+        """What changed since the last calculation, by exact comparison (ASE's default compares
+        with ``isclose`` three times per MD step, which costs as much as a small kernel call)."""
+        old = self.atoms
+        if old is None:
+            return list(all_changes)
+        changes = []
+        if len(atoms) != len(old) or not np.array_equal(atoms.numbers, old.numbers):
+            changes += ["numbers", "positions"]
+        elif not np.array_equal(atoms.positions, old.positions):
+            changes.append("positions")
+        if not np.array_equal(atoms.cell[:], old.cell[:]):
+            changes.append("cell")
+        if not np.array_equal(atoms.pbc, old.pbc):
+            changes.append("pbc")
+        return changes
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)

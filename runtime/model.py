@@ -178,8 +178,9 @@ class Model:
         energies, forces, virial = self.kernel_energy_forces(nl, p)
         out = {"energy": float(energies.sum()), "energies": energies, "forces": forces}
         out["free_energy"] = out["energy"]
-        if atoms.cell.rank == 3:
-            s = virial / atoms.get_volume()
+        vol = abs(float(np.linalg.det(atoms.cell[:])))
+        if vol > 1e-12:                               # a 3-D cell (ASE's cell.rank == 3 is an SVD)
+            s = virial / vol
             out["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
         return out
 

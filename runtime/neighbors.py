@@ -129,6 +129,8 @@ class SkinList:
         self.builds = 0
         self.calls = 0
         self._key = None
+        self._ref = None
+        self._fresh_only = True
 
     def _narrow(self, cell, pbc) -> bool:
         if not pbc.any():
@@ -144,25 +146,29 @@ class SkinList:
         pos = np.ascontiguousarray(atoms.positions, dtype=float)
         key = (len(atoms), atoms.cell[:].tobytes(), np.asarray(atoms.pbc).tobytes(),
                np.asarray(atoms.numbers).tobytes())
-        if self.skin == 0 or self._narrow(np.asarray(atoms.cell[:], dtype=float), np.asarray(atoms.pbc)):
-            self._key = None
+        if key != self._key:
+            self._fresh_only = self.skin == 0 or self._narrow(np.asarray(atoms.cell[:], dtype=float),
+                                                              np.asarray(atoms.pbc))
+        if self._fresh_only:
+            self._key = key
+            self._ref = None
             self.builds += 1
             return neighbor_list(atoms, self.cutoff, species)
-        if (key != self._key or not np.isfinite(pos).all()
+        if (key != self._key or self._ref is None or not np.isfinite(pos).all()
                 or np.einsum("ij,ij->i", pos - self._ref, pos - self._ref).max(initial=0.0)
                 > (0.5 * self.skin) ** 2):
             self._build(atoms, key)
         n = len(atoms)
+        if pos.shape[0] != self._n:
+            raise DataError("the atom count changed without a rebuild")
         m = self.kernel.skin_filter(pos, self._i, self._j, self._shift, self.cutoff,
-                                    self._oi, self._oj, self._od)
+                                    self._oi, self._oj, self._od, self._rmin2)
         i, j, d = self._oi[:m].copy(), self._oj[:m].copy(), self._od[: 3 * m].copy()
-        if m:
+        if m and self._rmin2[0] < MIN_DISTANCE**2:
             D = d.reshape(-1, 3)
-            r2 = np.einsum("ij,ij->i", D, D)
-            k = int(np.argmin(r2))
-            if r2[k] < MIN_DISTANCE**2:
-                raise DataError(f"atoms {int(i[k])} and {int(j[k])} overlap (distance "
-                                f"{math.sqrt(r2[k]):.3g} A){_where(atoms)}")
+            k = int(np.argmin(np.einsum("ij,ij->i", D, D)))
+            raise DataError(f"atoms {int(i[k])} and {int(j[k])} overlap (distance "
+                            f"{math.sqrt(self._rmin2[0]):.3g} A){_where(atoms)}")
         sp = np.zeros(n, dtype=np.int32) if species is None else np.ascontiguousarray(species, dtype=np.int32)
         return NeighborList(n, i, j, d, sp)
 
@@ -178,6 +184,10 @@ class SkinList:
         self._oi = np.empty(len(i), dtype=np.int32)
         self._oj = np.empty(len(i), dtype=np.int32)
         self._od = np.empty(3 * len(i), dtype=float)
+        self._rmin2 = np.empty(1, dtype=float)
+        self._n = len(pos)
+        if len(i) and (self._i.min() < 0 or self._j.min() < 0 or max(self._i.max(), self._j.max()) >= len(pos)):
+            raise DataError("internal error: neighbour indices out of range")
         self._ref = pos.copy()
         self._key = key
         self.builds += 1
