@@ -74,7 +74,16 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="small cells, few repeats (CI smoke run)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--plot", default=None, help="write the time-per-atom plot to this PNG file")
+    ap.add_argument("--ase-md", metavar="MODEL", default=None,
+                    help="only the ASE MD benchmark, with this trained model file (1,000 steps)")
     args = ap.parse_args(argv)
+    if args.ase_md:
+        import compot
+
+        res = ase_md(compot.load(args.ase_md), 1000, None)
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=1))
+        return 0
     warnings.simplefilter("ignore")
     import compot
 
