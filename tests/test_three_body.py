@@ -214,7 +214,7 @@ def test_training_recovers_a_three_body_teacher(compiled):
         frames.append(a)
     train, test = as_dataset(frames[:12]), as_dataset(frames[12:])
     # exact teacher data: no ridge and no isolated-atom constraint, so the teacher is the minimum
-    kw = dict(optimizer="varpro", progress=False, regularization="none", isolated_atom_constraint=False)
+    kw = dict(optimizer="varpro", progress=False, regularization="none", isolated_atom_constraint=False, physics_constraints=False)
     student = fit(compiled("G3 + T[G2 P2]"), train, seed=0, test=test, **kw)
     pair = fit(compiled("G8 + G9"), train, seed=0, test=test, **kw)
     s, q = student.metadata["metrics"]["test"], pair.metadata["metrics"]["test"]

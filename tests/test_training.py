@@ -40,7 +40,7 @@ def test_linear_least_squares_recovers_coefficients(compiled):
     p_true = model.parameter_vector(model.initial_parameters(5))
     data = synthetic(model, p_true)
     # unregularised and unconstrained: the data are exact, so the solve must recover them exactly
-    prob = Problem(model, data, FitOptions(regularization="none", isolated_atom_constraint=False))
+    prob = Problem(model, data, FitOptions(regularization="none", isolated_atom_constraint=False, physics_constraints=False))
     start = p_true.copy()
     start[prob.linear_idx] = 0.0
     p, loss = prob.solve_linear(start)
@@ -53,7 +53,7 @@ def test_als_fits_products_exactly(compiled):
     p_true = model.parameter_vector(model.initial_parameters(3))
     p_true[model.parameter_names.index("t2.s")] = 1.0
     data = synthetic(model, p_true, n=6)
-    prob = Problem(model, data, FitOptions(regularization="none", isolated_atom_constraint=False))
+    prob = Problem(model, data, FitOptions(regularization="none", isolated_atom_constraint=False, physics_constraints=False))
     assert prob.is_bilinear and len(prob.groups) == 2
     start = p_true.copy()
     start[prob.linear_idx] = 0.0
@@ -86,7 +86,7 @@ def test_fit_recovers_nonlinear_parameters(compiled):
     data = synthetic(model, p_true, n=6)
     # exact synthetic data: no ridge and no isolated-atom constraint, so the truth is the minimum
     trained = fit(model, data, seed=1, optimizer="bo+varpro", bo_init_points=4, bo_iterations=8,
-                  progress=False, regularization="none", isolated_atom_constraint=False)
+                  progress=False, regularization="none", isolated_atom_constraint=False, physics_constraints=False)
     got = trained.parameter_vector()
     assert got[0] == pytest.approx(0.08, rel=1e-5)
     assert got[1] == pytest.approx(1.7, rel=1e-5)
@@ -334,7 +334,7 @@ def test_isolated_atom_energy_is_the_reference(compiled, small_nb):
     e_coh = e_atom - default.evaluate(cell)["energy"] / len(cell)
     assert 2.0 < e_coh < 10.0
     assert e_coh == pytest.approx(COHESIVE_ENERGY["Nb"], abs=1.0)
-    free = fit(model, small_nb, seed=0, isolated_atom_constraint=False, **kw)
+    free = fit(model, small_nb, seed=0, isolated_atom_constraint=False, physics_constraints=False, **kw)
     assert free.evaluate(isolated_atom("Nb"))["energy"] != pytest.approx(ref["e0"], abs=1e-3)
 
 

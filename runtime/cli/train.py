@@ -24,7 +24,8 @@ def cmd_fit(args) -> int:
                          bo_init_points=args.bo_init, bo_iterations=args.bo_iter,
                          linear_rcond=args.linear_rcond, regularization=args.regularization,
                          ridge=args.ridge, e0=key_values(args.e0, "--e0", "ELEMENT=ENERGY") or None,
-                         isolated_atom_constraint=not args.no_e0_constraint)
+                         isolated_atom_constraint=not args.no_e0_constraint,
+                         physics_constraints=not args.no_physics_constraints)
     train = read_dataset(args.train)
     test = read_dataset(args.test) if args.test else None
     text = model_text(args.expr)
@@ -162,6 +163,9 @@ def register(sub) -> None:
                         "isolated-atom frames in the data, else the documented rule (theory 4.6)")
     p.add_argument("--no-e0-constraint", action="store_true",
                    help="do not constrain the isolated atoms' energies to E0")
+    p.add_argument("--no-physics-constraints", action="store_true",
+                   help="do not constrain the energy to rise under compression (dimers and "
+                        "compressed crystals built from the data; docs/theory.md 6.2.2)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.add_argument("--threads", type=int, default=0,
                    help="structures evaluated in parallel (default: all cores; results do not depend on it)")

@@ -61,6 +61,8 @@ class FitOptions:
     e0: dict | None = None                # element -> isolated-atom energy (eV); None: from
                                           # isolated-atom frames in the data, else the default rule
     isolated_atom_constraint: bool = True # fit with E(isolated atom) = E0 exactly
+    physics_constraints: bool = True      # energy rises under compression: dimers and crystals
+                                          # built from the data (physics.py, theory §6.2.2)
 
     def __post_init__(self):
         if self.optimizer not in ("bo", "varpro", "bo+varpro"):
@@ -198,6 +200,12 @@ class Problem:
                 self.e0 = reference_energies(elements, dataset, model.cutoff, options.e0)
                 if options.isolated_atom_constraint:
                     self.e0_atoms = [(isolated_atom(X), v["e0"]) for X, v in self.e0.items()]
+        self.physics = None
+        self.n_infeasible = 0
+        if options.physics_constraints:
+            from .physics import PhysicsProbes
+
+            self.physics = PhysicsProbes(model, dataset)
         threads = threads or (os.cpu_count() or 1)
         self._pool = None
         if threads > 1 and len(self.nls) > 1:
@@ -247,20 +255,40 @@ class Problem:
         return math.sqrt(loss / self.nrows)
 
     # ------------------------------------------------------------------ linear solve
-    def _lstsq(self, A, b, C=None, d=None):
+    def _lstsq(self, A, b, C=None, d=None, G=None, h=None):
         """min ||w (A x - b)||^2, with the equality constraints C x = d when given (the isolated
-        atoms' energies; docs/theory.md §6.2), regularised as the options say (§6.2.1)."""
+        atoms' energies; docs/theory.md §6.2) and the inequalities G x >= h (the physics
+        constraints, §6.2.2), regularised as the options say (§6.2.1)."""
         Aw = A * self.w[:, None]
         bw = b * self.w
-        if C is not None and len(C):
-            return self._constrained(Aw, bw, C, d)
-        if self.opt.linear_rcond is not None:
+        has_eq = C is not None and len(C) > 0
+        has_ineq = G is not None and len(G) > 0
+        if self.opt.linear_rcond is not None and not has_eq:
             with _single_thread():
                 x, *_ = scipy.linalg.lstsq(Aw, bw, cond=self.opt.linear_rcond, lapack_driver="gelsd")
             return x
         norms = np.linalg.norm(Aw, axis=0)
         norms[norms == 0] = 1.0
-        return self._scaled_solve(Aw / norms, bw) / norms
+        As = Aw / norms
+        if has_eq:
+            x0, Z = self._null_space(C / norms, d)
+            if Z.shape[1] == 0:
+                return x0 / norms
+            Ar, br = As @ Z, bw - As @ x0
+        else:
+            x0, Z, Ar, br = np.zeros(As.shape[1]), None, As, bw
+        self._svd = None
+        y = self._scaled_solve(Ar, br)
+        if has_ineq:
+            Gs = G / norms
+            Gr, hr = (Gs @ Z if Z is not None else Gs), h - Gs @ x0
+            if (Gr @ y < hr - 1e-9 * (1.0 + np.abs(hr))).any():
+                y2 = self._inequality_solve(Ar, br, Gr, hr)
+                if y2 is None:
+                    self.n_infeasible += 1
+                else:
+                    y = y2
+        return (x0 + (Z @ y if Z is not None else y)) / norms
 
     def _scaled_solve(self, As, bw):
         """The column-scaled system: ridge with a fixed or GCV-chosen strength, or minimum norm.
@@ -277,23 +305,42 @@ class Problem:
         else:
             lam = gcv_ridge(sv, beta, float(bw @ bw), len(bw))
         self.last_ridge = lam / sv[0] ** 2 if len(sv) and sv[0] > 0 else 0.0
+        self._svd = (sv, Vt, beta, lam)
         return Vt.T @ (sv / (sv * sv + lam) * beta)
 
-    def _constrained(self, Aw, bw, C, d):
-        """Equality-constrained solve: x = x0 + Z y with C x0 = d and Z spanning the null space
-        of C; the free part y by the regularised solve of the reduced system."""
-        norms = np.linalg.norm(Aw, axis=0)
-        norms[norms == 0] = 1.0
-        As, Cs = Aw / norms, C / norms
+    def _inequality_solve(self, As, bw, G, h):
+        """The same regularised problem subject to G y >= h (physics.ridge_with_inequalities);
+        the minimum-norm solve gets the smallest ridge of the GCV grid (1e-15 of the largest
+        squared singular value) to make it strictly convex.  None when infeasible."""
+        from .physics import ridge_with_inequalities
+
+        if self._svd is None:
+            with _single_thread():
+                U, sv, Vt = scipy.linalg.svd(As, full_matrices=False, lapack_driver="gesdd", check_finite=True)
+            self._svd = (sv, Vt, U.T @ bw, 0.0)
+        sv, Vt, beta, lam = self._svd
+        lam = max(lam, 1e-15 * (sv[0] ** 2 if len(sv) else 1.0))
+        with _single_thread():
+            return ridge_with_inequalities(sv, Vt, beta, lam, G, h)
+
+    @staticmethod
+    def _null_space(Cs, d):
+        """x0 with Cs x0 = d (minimum norm) and Z spanning the null space of Cs."""
         with _single_thread():
             Uc, sc, Vct = scipy.linalg.svd(Cs, full_matrices=True)
         rank = int((sc > 1e-12 * max(sc.max(initial=0.0), 1e-300)).sum())
         x0 = Vct[:rank].T @ ((Uc[:, :rank].T @ d) / sc[:rank])
-        Z = Vct[rank:].T
-        if Z.shape[1] == 0:
-            return x0 / norms
-        y = self._scaled_solve(As @ Z, bw - As @ x0)
-        return (x0 + Z @ y) / norms
+        return x0, Vct[rank:].T
+
+    def constraints(self, p, g):
+        """(C, d, G, h): the isolated-atom equalities and the physics inequalities of group g."""
+        C, d = self.isolated_constraints(p, g)
+        G = h = None
+        if self.physics is not None:
+            G, h = self.physics.rows(p, g)
+            keep = np.abs(G).max(axis=1, initial=0.0) > 0 if len(G) else np.zeros(0, bool)
+            G, h = (G[keep], h[keep]) if keep.any() else (None, None)
+        return C, d, G, h
 
     def isolated_constraints(self, p, g):
         """Rows C and right-hand sides d of E_X(isolated atom) = E0_X, linear in the group g at
@@ -327,7 +374,7 @@ class Problem:
                 J, pred = self.jacobian(p)
                 A = J[:, g]
                 b = self.y - (pred - A @ p[g])
-                x = self._lstsq(A, b, *self.isolated_constraints(p, g))
+                x = self._lstsq(A, b, *self.constraints(p, g))
                 p[g] = x
                 r = self.w * (A @ x - b)
                 loss = float(r @ r)
@@ -361,7 +408,7 @@ class Problem:
             q[rest] = x
             J, pred = self.jacobian(q)
             A = J[:, g0]
-            q[g0] = self._lstsq(A, self.y - (pred - A @ q[g0]), *self.isolated_constraints(q, g0))
+            q[g0] = self._lstsq(A, self.y - (pred - A @ q[g0]), *self.constraints(q, g0))
             J, pred = self.jacobian(q)
             cache[x.tobytes()] = (q, J)
             return self.w * (pred - self.y)
@@ -809,6 +856,16 @@ def _finish(model, problem, tracker, p, domains, options, seed, train, test, t_s
                       + "; consider wider bounds", stacklevel=2)
     trained = model.with_parameters(p)
     e, f = problem.predict(p)
+    physics = None
+    if problem.physics is not None:
+        violated = problem.physics.violations(p)
+        physics = {"inequalities": problem.physics.n,
+                   "paths": [label for label, _ in problem.physics.paths],
+                   "violated": violated, "infeasible_solves": problem.n_infeasible}
+        if violated:
+            warnings.warn("the fitted energy still falls under compression along: " + "; ".join(violated)
+                          + " (the physics constraints were infeasible at the chosen nonlinear parameters)",
+                          stacklevel=2)
     metrics = {"train": compute_metrics(e, f, train)}
     if test is not None:
         metrics["test"] = trained.metrics(test)
@@ -829,6 +886,7 @@ def _finish(model, problem, tracker, p, domains, options, seed, train, test, t_s
                            if options.regularization == "gcv" and not options.ridge and options.linear_rcond is None
                            else {"kind": options.regularization, "ridge": options.ridge,
                                  "linear_rcond": options.linear_rcond}),
+        "physics_constraints": physics,
         "at_bounds": at_bounds,
         "compot_version": __version__,
         "metrics": metrics,

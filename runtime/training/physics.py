@@ -1,0 +1,173 @@
+"""Physics constraints on the linear solve (docs/theory.md §6.2.2).
+
+Fitted descriptors know nothing about the geometries the data do not contain.  Far from the data a
+linear combination of exponentials, Gaussians and moment products can turn over: a dimer falls
+into a well below the data's shortest distance, a compressed crystal "collapses" to an energy below
+its equilibrium.  The data cannot forbid that, but physics can: **compressing matter costs energy**.
+
+compot imposes it on every linear solve as linear inequalities.  For fixed nonlinear parameters
+the energy of any structure is linear in the linear parameters θ, E(X) = c(X)·θ + k(X), so
+"E rises along a path of compression X_0 (least compressed), X_1, …, X_m" is
+
+    (c(X_{t+1}) − c(X_t))·θ ≥ k(X_t) − k(X_{t+1}),   t = 0..m−1,
+
+a set of linear inequalities in θ.  The paths ("probes") are built from the training data alone,
+nothing per element:
+
+* **dimers** of every pair of elements X–Y found within the cutoff in the data, at 12 distances
+  from 0.55 d_XY to d_XY, with d_XY the shortest X–Y distance in the data: the dimer has no
+  minimum below the data's shortest distance, so no well can hide there;
+* **compressed crystals** of every element found pure in the data: its lowest-energy structure
+  ("ground state", nearest-neighbour distance d_X), scaled isotropically so that its shortest
+  distance runs from 0.92 d_X down to 0.75 d_X (12 cells; 0.92³ ≈ 0.78 V0, 0.89³ ≈ 0.70 V0,
+  0.75³ ≈ 0.42 V0), and the bcc, fcc, simple cubic and diamond crystals with nearest-neighbour
+  distances from 0.85 d_X down to 0.75 d_X (an element's other crystals are at least this compressed there:
+  their equilibrium nearest-neighbour distances are within about ±15 % of its ground state's).
+
+The constrained problem is a strictly convex quadratic programme (the ridge of §6.2.1 keeps it
+so), solved exactly as a least-distance programme by non-negative least squares (Lawson & Hanson,
+*Solving Least Squares Problems*, 1974, ch. 23), only when the unconstrained solution violates a
+constraint.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: the shortest distance of the probe paths, as a fraction of the data's: dimers reach well into
+#: the core; crystals stop at 0.75 (0.42 V0), where exponential descriptors already reach 1e3 eV
+LOW_DIMER, LOW_CRYSTAL = 0.55, 0.75
+#: the longest: dimers up to the data's shortest X–Y distance; the ground state to 0.92 d_X,
+#: other crystals to 0.85 d_X
+HIGH_DIMER, HIGH_GROUND, HIGH_OTHER = 1.0, 0.92, 0.85
+STEPS = 12
+LATTICES = ("bcc", "fcc", "sc", "diamond")
+#: nearest-neighbour distance of each lattice with a = 1
+_NN = {"bcc": np.sqrt(3) / 2, "fcc": np.sqrt(2) / 2, "sc": 1.0, "diamond": np.sqrt(3) / 4}
+
+
+def _shortest(atoms, within: float) -> float | None:
+    from ase.neighborlist import neighbor_list
+
+    d = neighbor_list("d", atoms, within)
+    return float(d.min()) if len(d) else None
+
+
+def _pair_distances(dataset, within: float) -> dict:
+    """{(X, Y): shortest X–Y distance} over the data (X <= Y)."""
+    from ase.neighborlist import neighbor_list
+
+    out = {}
+    for s in dataset:
+        i, j, d = neighbor_list("ijd", s.atoms, within)
+        if not len(d):
+            continue
+        sym = np.array(s.atoms.get_chemical_symbols())
+        a, b = sym[i], sym[j]
+        for X, Y, r in zip(a, b, d):
+            key = tuple(sorted((str(X), str(Y))))
+            if r < out.get(key, np.inf):
+                out[key] = float(r)
+    return out
+
+
+def _scaled(atoms, factor: float):
+    c = atoms.copy()
+    c.set_cell(np.asarray(atoms.cell[:]) * factor, scale_atoms=True)
+    return c
+
+
+def probe_paths(dataset, elements, cutoff: float) -> list[tuple[str, list]]:
+    """The compression paths of the module docstring: [(label, [atoms from least to most
+    compressed])]."""
+    from ase import Atoms
+    from ase.build import bulk
+
+    paths = []
+    for (X, Y), d in sorted(_pair_distances(dataset, cutoff).items()):
+        if elements is not None and (X not in elements or Y not in elements):
+            continue
+        rs = np.linspace(HIGH_DIMER * d, LOW_DIMER * d, STEPS)
+        paths.append((f"dimer {X}-{Y}", [Atoms([X, Y], positions=[[0, 0, 0], [r, 0, 0]]) for r in rs]))
+    for X in elements or sorted({x for s in dataset for x in s.atoms.get_chemical_symbols()}):
+        pure = [s for s in dataset if set(s.atoms.get_chemical_symbols()) == {X} and s.atoms.pbc.all()]
+        if not pure:
+            continue
+        ground = min(pure, key=lambda s: (s.energy / s.natoms, s.natoms)).atoms
+        d = _shortest(ground, cutoff)
+        if d is None:
+            continue
+        base = Atoms(ground.get_chemical_symbols(), positions=ground.get_positions(), cell=ground.cell, pbc=True)
+        fs = np.linspace(HIGH_GROUND, LOW_CRYSTAL, STEPS)
+        paths.append((f"{X} ground state compressed", [_scaled(base, f) for f in fs]))
+        for lat in LATTICES:
+            cell = bulk(X, lat, a=1.0)
+            ds = np.linspace(HIGH_OTHER * d, LOW_CRYSTAL * d, STEPS)
+            paths.append((f"{X} {lat} compressed", [_scaled(cell, r / _NN[lat]) for r in ds]))
+    return paths
+
+
+class PhysicsProbes:
+    """The probe paths of a model on a data set, with their neighbour lists (built once)."""
+
+    def __init__(self, model, dataset):
+        self.model = model
+        self.paths = probe_paths(dataset, model.elements, model.cutoff)
+        self.nls = [[model.neighbor_list(a) for a in atoms] for _, atoms in self.paths]
+        self.n = sum(len(a) - 1 for _, a in self.paths)
+
+    def energies(self, p):
+        """Energies along every path at the parameters p."""
+        return [np.array([float(self.model.kernel_energy_forces(nl, p)[0].sum()) for nl in nls])
+                for nls in self.nls]
+
+    def rows(self, p, g):
+        """Inequalities G x >= h on the linear parameters ``p[g]`` (others fixed at p)."""
+        G, h = [], []
+        for nls in self.nls:
+            c, k = [], []
+            for nl in nls:
+                J, e, _ = self.model.kernel_jacobian(nl, p)
+                row = J[0, g]
+                c.append(row)
+                k.append(float(e.sum()) - row @ p[g])
+            for t in range(len(nls) - 1):
+                G.append(c[t + 1] - c[t])
+                h.append(k[t] - k[t + 1])
+        return np.array(G), np.array(h)
+
+    def violations(self, p, tol: float = 1e-6) -> list[str]:
+        """Paths along which the energy falls somewhere under compression by more than ``tol`` eV."""
+        return [label for (label, _), e in zip(self.paths, self.energies(p)) if (np.diff(e) < -tol).any()]
+
+
+def least_distance(E: np.ndarray, f: np.ndarray) -> np.ndarray | None:
+    """min ||z|| subject to E z >= f, by non-negative least squares (Lawson & Hanson's LDP);
+    None when the constraints are infeasible."""
+    from scipy.optimize import nnls
+
+    n = E.shape[1]
+    scale = np.linalg.norm(np.hstack([E, f[:, None]]), axis=1)
+    scale[scale == 0] = 1.0
+    En, fn = E / scale[:, None], f / scale
+    M = np.vstack([En.T, fn[None, :]])
+    rhs = np.zeros(n + 1)
+    rhs[-1] = 1.0
+    u, _ = nnls(M, rhs, maxiter=50 * max(M.shape))
+    r = M @ u - rhs
+    if abs(r[-1]) < 1e-12:
+        return None
+    return -r[:n] / r[-1]
+
+
+def ridge_with_inequalities(sv, Vt, beta, lam, G, h):
+    """argmin ||A y − b||² + lam ||y||² subject to G y >= h, from the thin SVD A = U diag(sv) Vt
+    (beta = U^T b).  With D = sqrt(sv² + lam) and t = sv beta / D the objective is
+    ||D Vt y − t||² + const; z = D Vt y − t turns it into a least-distance programme."""
+    D = np.sqrt(sv * sv + lam)
+    t = sv * beta / D
+    E = (G @ Vt.T) / D
+    z = least_distance(E, h - E @ t)
+    if z is None:
+        return None
+    return Vt.T @ ((z + t) / D)
