@@ -205,7 +205,7 @@ class Problem:
         if options.physics_constraints:
             from .physics import PhysicsProbes
 
-            self.physics = PhysicsProbes(model, dataset)
+            self.physics = PhysicsProbes(model, dataset, self.e0)
         threads = threads or (os.cpu_count() or 1)
         self._pool = None
         if threads > 1 and len(self.nls) > 1:
@@ -860,7 +860,8 @@ def _finish(model, problem, tracker, p, domains, options, seed, train, test, t_s
     if problem.physics is not None:
         violated = problem.physics.violations(p)
         physics = {"inequalities": problem.physics.n,
-                   "paths": [label for label, _ in problem.physics.paths],
+                   "paths": [label for label, _ in problem.physics.paths]
+                   + [f"{label} >= {-D:.3f} eV" for label, _, D, _ in problem.physics.floors],
                    "violated": violated, "infeasible_solves": problem.n_infeasible}
         if violated:
             warnings.warn("the fitted energy still falls under compression along: " + "; ".join(violated)

@@ -37,11 +37,14 @@ import numpy as np
 #: the shortest distance of the probe paths, as a fraction of the data's: dimers reach well into
 #: the core; crystals stop at 0.75 (0.42 V0), where exponential descriptors already reach 1e3 eV
 LOW_DIMER, LOW_CRYSTAL = 0.55, 0.75
-#: the longest: dimers up to the data's shortest X–Y distance; the ground state to 0.92 d_X,
-#: other crystals to 0.85 d_X
-HIGH_DIMER, HIGH_GROUND, HIGH_OTHER = 1.0, 0.92, 0.85
-STEPS = 12
+#: the longest: dimers up to the data's shortest X–Y distance; the ground state to 0.98 d_X,
+#: other crystals to 0.92 of their nearest-neighbour distance estimated by Pauling's rule
+HIGH_DIMER, HIGH_GROUND, HIGH_OTHER = 1.0, 0.98, 0.92
+STEPS, STEPS_GROUND = 12, 16
+FLOOR_REACH = 1.5
+PAULING = 0.6    # Å per decade of coordination
 LATTICES = ("bcc", "fcc", "sc", "diamond")
+_Z = {"bcc": 8, "fcc": 12, "sc": 6, "diamond": 4}
 #: nearest-neighbour distance of each lattice with a = 1
 _NN = {"bcc": np.sqrt(3) / 2, "fcc": np.sqrt(2) / 2, "sc": 1.0, "diamond": np.sqrt(3) / 4}
 
@@ -77,6 +80,40 @@ def _scaled(atoms, factor: float):
     return c
 
 
+def _coordination(atoms, d: float) -> int:
+    """Mean number of neighbours within 1.1 d (the first shell), rounded."""
+    from ase.neighborlist import neighbor_list
+
+    i = neighbor_list("i", atoms, 1.1 * d)
+    return max(int(round(len(i) / len(atoms))), 1)
+
+
+def pauling_distance(d: float, z_from: int, z_to: int) -> float:
+    """Nearest-neighbour distance of a crystal of coordination ``z_to`` estimated from one of
+    coordination ``z_from`` by Pauling's bond-order rule, d(z) = d1 + 0.6 Å log10 z."""
+    return d + PAULING * np.log10(z_to / z_from)
+
+
+def ground_states(dataset, elements, cutoff: float) -> dict:
+    """{X: (atoms, energy per atom, shortest distance, coordination)} for every element found
+    pure in a periodic structure of the data: its lowest-energy structure."""
+    from ase import Atoms
+
+    out = {}
+    for X in elements or sorted({x for s in dataset for x in s.atoms.get_chemical_symbols()}):
+        pure = [s for s in dataset if set(s.atoms.get_chemical_symbols()) == {X} and s.atoms.pbc.all()]
+        if not pure:
+            continue
+        best = min(pure, key=lambda s: (s.energy / s.natoms, s.natoms))
+        d = _shortest(best.atoms, cutoff)
+        if d is None:
+            continue
+        atoms = Atoms(best.atoms.get_chemical_symbols(), positions=best.atoms.get_positions(),
+                      cell=best.atoms.cell, pbc=True)
+        out[X] = (atoms, best.energy / best.natoms, d, _coordination(atoms, d))
+    return out
+
+
 def probe_paths(dataset, elements, cutoff: float) -> list[tuple[str, list]]:
     """The compression paths of the module docstring: [(label, [atoms from least to most
     compressed])]."""
@@ -89,56 +126,96 @@ def probe_paths(dataset, elements, cutoff: float) -> list[tuple[str, list]]:
             continue
         rs = np.linspace(HIGH_DIMER * d, LOW_DIMER * d, STEPS)
         paths.append((f"dimer {X}-{Y}", [Atoms([X, Y], positions=[[0, 0, 0], [r, 0, 0]]) for r in rs]))
-    for X in elements or sorted({x for s in dataset for x in s.atoms.get_chemical_symbols()}):
-        pure = [s for s in dataset if set(s.atoms.get_chemical_symbols()) == {X} and s.atoms.pbc.all()]
-        if not pure:
-            continue
-        ground = min(pure, key=lambda s: (s.energy / s.natoms, s.natoms)).atoms
-        d = _shortest(ground, cutoff)
-        if d is None:
-            continue
-        base = Atoms(ground.get_chemical_symbols(), positions=ground.get_positions(), cell=ground.cell, pbc=True)
-        fs = np.linspace(HIGH_GROUND, LOW_CRYSTAL, STEPS)
+    for X, (base, _, d, z) in ground_states(dataset, elements, cutoff).items():
+        fs = np.linspace(HIGH_GROUND, LOW_CRYSTAL, STEPS_GROUND)
         paths.append((f"{X} ground state compressed", [_scaled(base, f) for f in fs]))
         for lat in LATTICES:
             cell = bulk(X, lat, a=1.0)
-            ds = np.linspace(HIGH_OTHER * d, LOW_CRYSTAL * d, STEPS)
+            d_lat = pauling_distance(d, z, _Z[lat])
+            ds = np.linspace(HIGH_OTHER * d_lat, LOW_CRYSTAL * d_lat, STEPS)
             paths.append((f"{X} {lat} compressed", [_scaled(cell, r / _NN[lat]) for r in ds]))
     return paths
+
+
+def dimer_floors(dataset, elements, cutoff: float, e0: dict | None) -> list[tuple[str, list, float, str]]:
+    """[(label, [X-X dimers], D_X, X)]: the binding energy of an X-X dimer, E(r) - 2 E(X atom), may not
+    fall below -D_X = -2 E_coh,X / sqrt(z_X) anywhere from the data's shortest X-X distance to 1.5
+    times it (the second-moment, tight-binding scaling of the bond energy with coordination; it
+    gives 4.8, 5.4 and 4.6 eV for Mo, Nb and Si against measured 4.5, 5.2 and 3.2 eV).  E_coh,X is
+    E0_X minus the ground state's energy per atom (docs/theory.md §4.6), else the tabulated value."""
+    from ase import Atoms
+
+    from ..reference import COHESIVE_ENERGY
+
+    pairs = _pair_distances(dataset, cutoff)
+    out = []
+    for X, (_, e_x, _, z) in ground_states(dataset, elements, cutoff).items():
+        d = pairs.get((X, X))
+        if e0 and X in e0:
+            e_coh = e0[X]["e0"] - e_x
+        else:
+            e_coh = COHESIVE_ENERGY.get(X)
+        if d is None or e_coh is None or e_coh <= 0:
+            continue
+        rs = np.linspace(d, FLOOR_REACH * d, STEPS)
+        out.append((f"dimer {X}-{X} binding", [Atoms([X, X], positions=[[0, 0, 0], [r, 0, 0]]) for r in rs],
+                    2.0 * e_coh / np.sqrt(z), X))
+    return out
 
 
 class PhysicsProbes:
     """The probe paths of a model on a data set, with their neighbour lists (built once)."""
 
-    def __init__(self, model, dataset):
+    def __init__(self, model, dataset, e0: dict | None = None):
+        from ..reference import isolated_atom
+
         self.model = model
         self.paths = probe_paths(dataset, model.elements, model.cutoff)
         self.nls = [[model.neighbor_list(a) for a in atoms] for _, atoms in self.paths]
-        self.n = sum(len(a) - 1 for _, a in self.paths)
+        self.floors = dimer_floors(dataset, model.elements, model.cutoff, e0)
+        self.floor_nls = [([model.neighbor_list(a) for a in atoms], model.neighbor_list(isolated_atom(X)))
+                          for _, atoms, _, X in self.floors]
+        self.n = sum(len(a) - 1 for _, a in self.paths) + sum(len(a) for _, a, _, _ in self.floors)
+
+    def _energy(self, nl, p) -> float:
+        return float(self.model.kernel_energy_forces(nl, p)[0].sum())
 
     def energies(self, p):
         """Energies along every path at the parameters p."""
-        return [np.array([float(self.model.kernel_energy_forces(nl, p)[0].sum()) for nl in nls])
-                for nls in self.nls]
+        return [np.array([self._energy(nl, p) for nl in nls]) for nls in self.nls]
+
+    def bindings(self, p):
+        """Dimer binding energies E(r) - 2 E(atom) along every floor."""
+        return [np.array([self._energy(nl, p) for nl in nls]) - 2.0 * self._energy(atom, p)
+                for nls, atom in self.floor_nls]
+
+    def _linear(self, nl, p, g):
+        J, e, _ = self.model.kernel_jacobian(nl, p)
+        row = J[0, g]
+        return row, float(e.sum()) - row @ p[g]
 
     def rows(self, p, g):
         """Inequalities G x >= h on the linear parameters ``p[g]`` (others fixed at p)."""
         G, h = [], []
         for nls in self.nls:
-            c, k = [], []
-            for nl in nls:
-                J, e, _ = self.model.kernel_jacobian(nl, p)
-                row = J[0, g]
-                c.append(row)
-                k.append(float(e.sum()) - row @ p[g])
+            c, k = zip(*(self._linear(nl, p, g) for nl in nls))
             for t in range(len(nls) - 1):
                 G.append(c[t + 1] - c[t])
                 h.append(k[t] - k[t + 1])
+        for (nls, atom), (_, _, D, _) in zip(self.floor_nls, self.floors):
+            ca, ka = self._linear(atom, p, g)
+            for nl in nls:
+                c, k = self._linear(nl, p, g)
+                G.append(c - 2.0 * ca)
+                h.append(-D - (k - 2.0 * ka))
         return np.array(G), np.array(h)
 
     def violations(self, p, tol: float = 1e-6) -> list[str]:
-        """Paths along which the energy falls somewhere under compression by more than ``tol`` eV."""
-        return [label for (label, _), e in zip(self.paths, self.energies(p)) if (np.diff(e) < -tol).any()]
+        """Paths along which the energy falls somewhere under compression by more than ``tol`` eV,
+        and dimers bound more strongly than their floor."""
+        out = [label for (label, _), e in zip(self.paths, self.energies(p)) if (np.diff(e) < -tol).any()]
+        out += [label for (label, _, D, _), b in zip(self.floors, self.bindings(p)) if (b < -D - tol).any()]
+        return out
 
 
 def least_distance(E: np.ndarray, f: np.ndarray) -> np.ndarray | None:
