@@ -981,6 +981,12 @@ cdef extern from *:
      * int compot_energy_forces(n, species, npairs, pi, pj, d, p, energies, forces, virial)
      *   the same without ghosts, on compot_set_threads(t) threads.
      *
+     * int compot_energy_forces_grade_nt(..., virial, grade)
+     *   compot_energy_forces_nt that also gives, for every local atom, the gradient g_i of its site
+     *   energy E_i by chosen parameters and its grade |L^T g_i| for a covariance factor L
+     *   (Sigma = L L^T); see compot_grade below.  grade == NULL is compot_energy_forces_nt.  Returns
+     *   2 when a chosen parameter is out of range or a basis parameter.
+     *
      * int compot_jacobian(n, species, npairs, pi, pj, d, p, J[(1+3n)*NP], energies[n] or NULL, forces[3n] or NULL)
      *   J row 0: dE_total/dtheta; row 1+3i+x: dF_ix/dtheta (row-major, NP columns).  No ghosts.
      *
@@ -1259,11 +1265,72 @@ cdef extern from *:
         compot_reduce(out, bufs, nt, stride, (size_t)(scatter ? nall : nlocal) * wout);
     }
 
+    /* ---- per-atom gradients by parameters and the extrapolation grade (docs/theory.md §8.3) ----
+     * E_i = F(psi(i), chi(i); p) with descriptors that depend on the basis parameters only, so for every
+     * other parameter (the linear coefficients, shifts, layer exponents) dE_i/dp_t = dF/dp_t at atom i's
+     * own psi(i) and chi(i), computed after chi's pass (which needs the ghosts' psi for the N operator):
+     * the gradients need no communication beyond the energy's.  The grade of atom i is
+     * sqrt(g_i^T Sigma g_i) = |L^T g_i| with Sigma = L L^T the parameters' covariance, evaluated as a
+     * sum of squares (no cancellation however ill-conditioned Sigma is). */
+    typedef struct compot_grade {
+        int ncols;            /* the parameters: p indices cols[0 .. ncols), none a basis parameter */
+        const int* cols;
+        int rank;             /* the covariance factor, transposed: LT[k * ncols + c] = L[c][k], k < rank */
+        const double* LT;
+        double* grades;       /* out (or NULL): [nlocal] the grade of every local atom */
+        double* rows;         /* out (or NULL): [nlocal * ncols] g_i[c] = dE_i/dp[cols[c]] */
+    } compot_grade;
+
+    /* fill grade->grades and grade->rows from the local atoms' descriptors; 0, 1 (out of memory) or
+     * 2 (a column out of range or a basis parameter) */
+    static int compot_site_grades(int nt, int nlocal, const int* species, const double* psi,
+                                  const double* chi, const double* p, const compot_grade* G)
+    {
+        const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI;
+        const size_t nc = G->ncols > 0 ? (size_t)G->ncols : 0;
+        if (G->ncols < 0 || G->rank < 0 || (G->ncols > 0 && !G->cols) || (G->rank > 0 && !G->LT)) return 2;
+        for (size_t c = 0; c < nc; c++) {
+            if (G->cols[c] < 0 || G->cols[c] >= COMPOT_NP) return 2;
+            for (int b = 0; b < COMPOT_NB; b++)
+                if (compot_basis_param[b] == G->cols[c]) return 2;
+        }
+        /* one thread's scratch: U, V, Fp, Up, Vp, Hpp, Hpc, Hcc, g */
+        const size_t oV = COMPOT_A(NPSI), oFp = oV + COMPOT_A(NCHI), oUp = oFp + COMPOT_A(COMPOT_NP);
+        const size_t oVp = oUp + COMPOT_A(COMPOT_UP_NNZ), oHpp = oVp + COMPOT_A(COMPOT_VP_NNZ);
+        const size_t oHpc = oHpp + COMPOT_A(COMPOT_HPP_NNZ), oHcc = oHpc + COMPOT_A(COMPOT_HPC_NNZ);
+        const size_t og = oHcc + COMPOT_A(COMPOT_HCC_NNZ), width = og + COMPOT_A(nc);
+        double* scratch = (double*)malloc(sizeof(double) * width * (size_t)(nt > 0 ? nt : 1));
+        if (!scratch) return 1;
+    #ifdef _OPENMP
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    #endif
+        for (int i = 0; i < nlocal; i++) {
+            double* w = scratch + width * (size_t)COMPOT_TID();
+            double* g = w + og;
+            compot_atom_jac(psi + (size_t)i * NPSI, chi + (size_t)i * NCHI, p, species[i], w, w + oV,
+                            w + oFp, w + oUp, w + oVp, w + oHpp, w + oHpc, w + oHcc);
+            for (size_t c = 0; c < nc; c++) g[c] = w[oFp + (size_t)G->cols[c]];
+            if (G->rows) memcpy(G->rows + (size_t)i * nc, g, sizeof(double) * nc);
+            if (G->grades) {
+                double s = 0.0;
+                for (int k = 0; k < G->rank; k++) {
+                    const double* l = G->LT + (size_t)k * nc;
+                    double t = 0.0;
+                    for (size_t c = 0; c < nc; c++) t += l[c] * g[c];
+                    s += t * t;
+                }
+                G->grades[i] = sqrt(s);
+            }
+        }
+        free(scratch);
+        return 0;
+    }
+
     /* energies, forces and virial on up to nthreads threads (small systems run on one) */
-    static int compot_energy_forces_nt(int nthreads, int nlocal, int nall, const int* species, int npairs,
-                                       const int* pi, const int* pj, const double* d, const double* p,
-                                       const compot_comm* comm, double* energies, double* forces,
-                                       double* virial)
+    static int compot_energy_forces_grade_nt(int nthreads, int nlocal, int nall, const int* species,
+                                             int npairs, const int* pi, const int* pj, const double* d,
+                                             const double* p, const compot_comm* comm, double* energies,
+                                             double* forces, double* virial, const compot_grade* grade)
     {
         /* Each unordered pair once, acting on both atoms when mirrored (pair functions depend only on
          * r and the unordered pair type). */
@@ -1323,7 +1390,7 @@ cdef extern from *:
             H.count[tid] = e - k0;
         }
         if (COMPOT_NPSI2 > 0) compot_reduce(psi, bufs, nt, stride, (size_t)nlocal * NPSI);
-        int status = 0;
+        int status = 0, gstatus = 0;
     #if COMPOT_NMB > 0
         compot_groups G = {NULL, NULL, 0};
         double* M = (double*)malloc(sizeof(double) * (size_t)COMPOT_A(nlocal) * COMPOT_NM);
@@ -1342,6 +1409,8 @@ cdef extern from *:
         for (int i = 0; i < nlocal; i++)
             energies[i] = compot_atom(psi + (size_t)i * NPSI, chi + (size_t)i * NCHI, p, species[i],
                                       U + (size_t)i * NPSI, V + (size_t)i * NCHI);
+        /* on request, the site energies' parameter gradients and grades (atom i: psi(i), chi(i)) */
+        if (grade) gstatus = compot_site_grades(nt, nlocal, species, psi, chi, p, grade);
         /* W = U + sum_i V(i) fc(r_ij): total adjoint of psi(j) (stored in U); ghosts' shares to owners */
         if (NCHI > 0) {
             compot_fc_pass(1, nt, nlocal, nall, npairs, pi, pj, &H, V, U, bufs, stride);
@@ -1406,7 +1475,18 @@ cdef extern from *:
         if (virial)
             for (int x = 0; x < 9; x++) virial[x] += vir0[x];
         free(psi); free(chi); free(U); free(V); free(bufs); compot_half_free(&H);
-        return status;
+        return status ? status : gstatus;
+    }
+
+    /* energies, forces and virial on up to nthreads threads (compot_energy_forces_grade_nt without
+     * the grade) */
+    static int compot_energy_forces_nt(int nthreads, int nlocal, int nall, const int* species, int npairs,
+                                       const int* pi, const int* pj, const double* d, const double* p,
+                                       const compot_comm* comm, double* energies, double* forces,
+                                       double* virial)
+    {
+        return compot_energy_forces_grade_nt(nthreads, nlocal, nall, species, npairs, pi, pj, d, p, comm,
+                                             energies, forces, virial, NULL);
     }
 
     /* compot_energy_forces_nt without ghosts, on compot_set_threads(t) threads */
@@ -1660,6 +1740,17 @@ cdef extern from *:
     """
     ctypedef struct compot_comm:
         pass
+    ctypedef struct compot_grade:
+        int ncols
+        const int* cols
+        int rank
+        const double* LT
+        double* grades
+        double* rows
+    int compot_energy_forces_grade_nt(int nthreads, int nlocal, int nall, const int* species,
+                                      int npairs, const int* pi, const int* pj, const double* d,
+                                      const double* p, const compot_comm* comm, double* energies,
+                                      double* forces, double* virial, const compot_grade* grade) nogil
     int compot_energy_forces_nt(int nthreads, int nlocal, int nall, const int* species, int npairs,
                                 const int* pi, const int* pj, const double* d, const double* p,
                                 const compot_comm* comm, double* energies, double* forces,
@@ -1727,6 +1818,50 @@ def energy_forces(int n, const int[::1] species, const int[::1] pi, const int[::
         raise MemoryError("compot kernel: out of memory")
     return energies, forces, virial
 
+
+
+def site_grades(int n, const int[::1] species, const int[::1] pi, const int[::1] pj, const double[::1] d,
+                const double[::1] params, const int[::1] cols, const double[:, ::1] LT, int threads=1):
+    """Per-atom gradients g_i = dE_i/d(params[cols]) (n, len(cols)) and grades |LT g_i| (n,), where
+    LT (rank, len(cols)) is the transposed factor of a covariance Sigma = LT^T LT over those
+    parameters (none of them a basis parameter); also energies (n,)."""
+    _check(n, species, pi, pj, d, params)
+    cdef int nc = cols.shape[0]
+    if LT.shape[1] != nc:
+        raise ValueError("the covariance factor needs one column per parameter")
+    cdef const int* psp = _iptr(species)
+    energies = np.zeros(n)
+    forces = np.zeros((n, 3))
+    virial = np.zeros((3, 3))
+    grades = np.zeros(n)
+    rows = np.zeros((n, max(nc, 1)))
+    cdef double[::1] e = energies
+    cdef double[:, ::1] f = forces
+    cdef double[:, ::1] v = virial
+    cdef double[::1] gr = grades
+    cdef double[:, ::1] rw = rows
+    cdef compot_grade G
+    G.ncols = nc
+    G.cols = _iptr(cols)
+    G.rank = LT.shape[0]
+    G.LT = &LT[0, 0] if LT.shape[0] > 0 and nc > 0 else NULL
+    G.grades = &gr[0] if n > 0 else NULL
+    G.rows = &rw[0, 0] if n > 0 else NULL
+    cdef int status
+    cdef int npairs = pi.shape[0]
+    cdef const int* ppi = _iptr(pi)
+    cdef const int* ppj = _iptr(pj)
+    cdef const double* pd = _dptr(d)
+    cdef double* pe = &e[0] if n > 0 else NULL
+    cdef double* pf = &f[0, 0] if n > 0 else NULL
+    with nogil:
+        status = compot_energy_forces_grade_nt(threads, n, n, psp, npairs, ppi, ppj, pd, &params[0],
+                                               NULL, pe, pf, &v[0, 0], &G)
+    if status == 2:
+        raise ValueError("grade columns must be parameter indices that are not basis parameters")
+    if status:
+        raise MemoryError("compot kernel: out of memory")
+    return rows[:, :nc], grades, energies
 
 def jacobian(int n, const int[::1] species, const int[::1] pi, const int[::1] pj, const double[::1] d,
              const double[::1] params):

@@ -18,14 +18,15 @@ class Calculator(_ASECalculator):
     ``model.evaluate(atoms)`` with a fresh list.  ``skin=0`` rebuilds on every call."""
 
     implemented_properties = ["energy", "energies", "forces", "stress", "free_energy", "energy_std",
-                              "forces_std"]
+                              "forces_std", "energies_std"]
 
     def __init__(self, model, params=None, uncertainty: bool = False, threads: int | None = None,
                  skin: float = 0.5, **kwargs):
         """``threads``: OpenMP threads per evaluation (default: the model's, from
         ``COMPOT_NUM_THREADS`` or 1).  ``uncertainty=True`` adds ``energy_std`` and ``forces_std`` (FIM parameter covariance
         propagated to the prediction) and their ``*_predictive`` versions (plus the residual
-        variance of the training data) to ``results``.  ``skin``: the neighbour list's skin in
+        variance of the training data) to ``results``, and ``energies_std``: the per-atom
+        extrapolation grade, the standard deviation of each site energy (docs/theory.md §8.3).  ``skin``: the neighbour list's skin in
         Angstrom (default 0.5)."""
         super().__init__(**kwargs)
         if not hasattr(model, "evaluate"):
@@ -70,7 +71,8 @@ class Calculator(_ASECalculator):
             self.results["stress"] = r["stress"]
         elif "stress" in properties:
             raise CompotError("stress needs a periodic cell with three independent vectors")
-        if self.uncertainty or "energy_std" in properties or "forces_std" in properties:
-            from .uncertainty import predict_std
+        if self.uncertainty or {"energy_std", "forces_std", "energies_std"} & set(properties):
+            from .uncertainty import atom_std, predict_std
 
             self.results.update(predict_std(self.model, self.atoms))
+            self.results["energies_std"] = atom_std(self.model, self.atoms, nl=nl)

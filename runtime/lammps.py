@@ -24,10 +24,12 @@ def new_lammps():
 
 
 def lammps_single_point(atoms, plugin: str | None, style: str, elements: list[str],
-                        coeff: list[str] | None = None):
+                        coeff: list[str] | None = None, grade: bool = False):
     """Energy, per-atom energies, forces (ASE order) and stress (ASE convention, eV/A^3) of an
     orthogonal periodic cell with the plugin pair style (``plugin=None``: a built-in style, with
-    ``coeff`` the arguments of its ``pair_coeff`` commands, one string per command)."""
+    ``coeff`` the arguments of its ``pair_coeff`` commands, one string per command).  ``grade``:
+    also the per-atom extrapolation grade (``"grades"``) of a plugin exported with ``--grade``,
+    read through ``fix pair`` as an MD input would."""
     from ase.io import write
 
     cell = atoms.cell[:]
@@ -39,7 +41,9 @@ def lammps_single_point(atoms, plugin: str | None, style: str, elements: list[st
         write(data, atoms, format="lammps-data", specorder=elements, masses=True)
         cmds = ["units metal", "boundary p p p", "atom_style atomic", "atom_modify map array",
                 f"read_data {data}"] + ([f"plugin load {plugin}"] if plugin else []) + [
-                f"pair_style {style}"] + [f"pair_coeff {c}" for c in (coeff or ["* * " + " ".join(elements)])] + [
+                f"pair_style {style}" + (" grade" if grade else "")] + [
+                f"pair_coeff {c}" for c in (coeff or ["* * " + " ".join(elements)])] + (
+                [f"fix grade all pair 1 {style} grade 1"] if grade else []) + [
                 "compute pe_atom all pe/atom", "compute p all pressure NULL virial",
                 "thermo_style custom pe c_p[1] c_p[2] c_p[3] c_p[4] c_p[5] c_p[6]",
                 "thermo_modify norm no", "run 0"]
@@ -51,7 +55,11 @@ def lammps_single_point(atoms, plugin: str | None, style: str, elements: list[st
         ids = np.array(lmp.numpy.extract_atom("id")[: len(atoms)]).astype(int)
         f = np.array(lmp.numpy.extract_atom("f")[: len(atoms)])
         e_atom = np.array(lmp.numpy.extract_compute("pe_atom", 1, 1)[: len(atoms)])
+        g = np.array(lmp.numpy.extract_fix("grade", 1, 1)[: len(atoms)]) if grade else None
     lmp.close()
     order = np.argsort(ids)
     stress = -np.array([p[0], p[1], p[2], p[5], p[4], p[3]]) / nktv2p
-    return {"energy": pe, "energies": e_atom[order], "forces": f[order], "stress": stress}
+    out = {"energy": pe, "energies": e_atom[order], "forces": f[order], "stress": stress}
+    if grade:
+        out["grades"] = g[order]
+    return out

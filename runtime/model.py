@@ -164,6 +164,13 @@ class Model:
         t = self.threads if threads is None else int(threads)
         return self._kernel.energy_forces(nl.n, nl.species, nl.i, nl.j, nl.d, p, max(t, 1))
 
+    def kernel_site_grades(self, nl: NeighborList, p, cols, LT, threads: int | None = None):
+        """Per-atom gradients dE_i/d(p[cols]) (n, len(cols)), grades |LT g_i| (n,) and energies."""
+        t = self.threads if threads is None else int(threads)
+        return self._kernel.site_grades(nl.n, nl.species, nl.i, nl.j, nl.d, p,
+                                        np.ascontiguousarray(cols, dtype=np.int32),
+                                        np.ascontiguousarray(LT, dtype=float), max(t, 1))
+
     def kernel_jacobian(self, nl: NeighborList, p):
         return self._kernel.jacobian(nl.n, nl.species, nl.i, nl.j, nl.d, p)
 

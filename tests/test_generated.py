@@ -52,6 +52,8 @@ def test_golden_covers_every_backend(golden):
     # the LAMMPS pair style and the Cython kernel contain the same passes
     cpp = golden["lammps/pair_compot_paper.cpp"]
     assert "compot_energy_forces_nt(" in cpp and "compot_energy_forces_nt(" in golden["E_G8L4_+N_E_G8L4.pyx"]
+    # ... and the same per-atom gradient / grade pass (docs/theory.md §8.3)
+    assert "compot_energy_forces_grade_nt(" in cpp and "compot_energy_forces_grade_nt(" in golden["E_G8L4_+N_E_G8L4.pyx"]
 
 
 def test_regeneration_independent_of_hash_seed(golden):

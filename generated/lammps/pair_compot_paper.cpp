@@ -11,6 +11,10 @@
  * extra ghost cutoff is needed.  Forces on ghosts are summed into their owners by LAMMPS (newton
  * on).  OpenMP threads: LAMMPS's own thread count (OMP_NUM_THREADS, or -pk omp N); results depend
  * only on the thread count.
+ * Extrapolation grade (docs/lammps.md): with "pair_style compot/paper grade" (a plugin exported with
+ * compot export --grade), "fix ID all pair N compot/paper grade 1" gets every N steps the grade of each
+ * local atom, the standard deviation (eV) of its site energy from the parameter covariance compiled
+ * in below.  It is computed only on the steps fix pair asks for it.
  */
 #include "lammpsplugin.h"
 #include "version.h"
@@ -976,6 +980,12 @@ static inline double compot_atom_jac(const double* psi, const double* chi, const
  * int compot_energy_forces(n, species, npairs, pi, pj, d, p, energies, forces, virial)
  *   the same without ghosts, on compot_set_threads(t) threads.
  *
+ * int compot_energy_forces_grade_nt(..., virial, grade)
+ *   compot_energy_forces_nt that also gives, for every local atom, the gradient g_i of its site
+ *   energy E_i by chosen parameters and its grade |L^T g_i| for a covariance factor L
+ *   (Sigma = L L^T); see compot_grade below.  grade == NULL is compot_energy_forces_nt.  Returns
+ *   2 when a chosen parameter is out of range or a basis parameter.
+ *
  * int compot_jacobian(n, species, npairs, pi, pj, d, p, J[(1+3n)*NP], energies[n] or NULL, forces[3n] or NULL)
  *   J row 0: dE_total/dtheta; row 1+3i+x: dF_ix/dtheta (row-major, NP columns).  No ghosts.
  *
@@ -1254,11 +1264,72 @@ static void compot_fc_pass(int scatter, int nt, int nlocal, int nall, int npairs
     compot_reduce(out, bufs, nt, stride, (size_t)(scatter ? nall : nlocal) * wout);
 }
 
+/* ---- per-atom gradients by parameters and the extrapolation grade (docs/theory.md §8.3) ----
+ * E_i = F(psi(i), chi(i); p) with descriptors that depend on the basis parameters only, so for every
+ * other parameter (the linear coefficients, shifts, layer exponents) dE_i/dp_t = dF/dp_t at atom i's
+ * own psi(i) and chi(i), computed after chi's pass (which needs the ghosts' psi for the N operator):
+ * the gradients need no communication beyond the energy's.  The grade of atom i is
+ * sqrt(g_i^T Sigma g_i) = |L^T g_i| with Sigma = L L^T the parameters' covariance, evaluated as a
+ * sum of squares (no cancellation however ill-conditioned Sigma is). */
+typedef struct compot_grade {
+    int ncols;            /* the parameters: p indices cols[0 .. ncols), none a basis parameter */
+    const int* cols;
+    int rank;             /* the covariance factor, transposed: LT[k * ncols + c] = L[c][k], k < rank */
+    const double* LT;
+    double* grades;       /* out (or NULL): [nlocal] the grade of every local atom */
+    double* rows;         /* out (or NULL): [nlocal * ncols] g_i[c] = dE_i/dp[cols[c]] */
+} compot_grade;
+
+/* fill grade->grades and grade->rows from the local atoms' descriptors; 0, 1 (out of memory) or
+ * 2 (a column out of range or a basis parameter) */
+static int compot_site_grades(int nt, int nlocal, const int* species, const double* psi,
+                              const double* chi, const double* p, const compot_grade* G)
+{
+    const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI;
+    const size_t nc = G->ncols > 0 ? (size_t)G->ncols : 0;
+    if (G->ncols < 0 || G->rank < 0 || (G->ncols > 0 && !G->cols) || (G->rank > 0 && !G->LT)) return 2;
+    for (size_t c = 0; c < nc; c++) {
+        if (G->cols[c] < 0 || G->cols[c] >= COMPOT_NP) return 2;
+        for (int b = 0; b < COMPOT_NB; b++)
+            if (compot_basis_param[b] == G->cols[c]) return 2;
+    }
+    /* one thread's scratch: U, V, Fp, Up, Vp, Hpp, Hpc, Hcc, g */
+    const size_t oV = COMPOT_A(NPSI), oFp = oV + COMPOT_A(NCHI), oUp = oFp + COMPOT_A(COMPOT_NP);
+    const size_t oVp = oUp + COMPOT_A(COMPOT_UP_NNZ), oHpp = oVp + COMPOT_A(COMPOT_VP_NNZ);
+    const size_t oHpc = oHpp + COMPOT_A(COMPOT_HPP_NNZ), oHcc = oHpc + COMPOT_A(COMPOT_HPC_NNZ);
+    const size_t og = oHcc + COMPOT_A(COMPOT_HCC_NNZ), width = og + COMPOT_A(nc);
+    double* scratch = (double*)malloc(sizeof(double) * width * (size_t)(nt > 0 ? nt : 1));
+    if (!scratch) return 1;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+    for (int i = 0; i < nlocal; i++) {
+        double* w = scratch + width * (size_t)COMPOT_TID();
+        double* g = w + og;
+        compot_atom_jac(psi + (size_t)i * NPSI, chi + (size_t)i * NCHI, p, species[i], w, w + oV,
+                        w + oFp, w + oUp, w + oVp, w + oHpp, w + oHpc, w + oHcc);
+        for (size_t c = 0; c < nc; c++) g[c] = w[oFp + (size_t)G->cols[c]];
+        if (G->rows) memcpy(G->rows + (size_t)i * nc, g, sizeof(double) * nc);
+        if (G->grades) {
+            double s = 0.0;
+            for (int k = 0; k < G->rank; k++) {
+                const double* l = G->LT + (size_t)k * nc;
+                double t = 0.0;
+                for (size_t c = 0; c < nc; c++) t += l[c] * g[c];
+                s += t * t;
+            }
+            G->grades[i] = sqrt(s);
+        }
+    }
+    free(scratch);
+    return 0;
+}
+
 /* energies, forces and virial on up to nthreads threads (small systems run on one) */
-static int compot_energy_forces_nt(int nthreads, int nlocal, int nall, const int* species, int npairs,
-                                   const int* pi, const int* pj, const double* d, const double* p,
-                                   const compot_comm* comm, double* energies, double* forces,
-                                   double* virial)
+static int compot_energy_forces_grade_nt(int nthreads, int nlocal, int nall, const int* species,
+                                         int npairs, const int* pi, const int* pj, const double* d,
+                                         const double* p, const compot_comm* comm, double* energies,
+                                         double* forces, double* virial, const compot_grade* grade)
 {
     /* Each unordered pair once, acting on both atoms when mirrored (pair functions depend only on
      * r and the unordered pair type). */
@@ -1318,7 +1389,7 @@ static int compot_energy_forces_nt(int nthreads, int nlocal, int nall, const int
         H.count[tid] = e - k0;
     }
     if (COMPOT_NPSI2 > 0) compot_reduce(psi, bufs, nt, stride, (size_t)nlocal * NPSI);
-    int status = 0;
+    int status = 0, gstatus = 0;
 #if COMPOT_NMB > 0
     compot_groups G = {NULL, NULL, 0};
     double* M = (double*)malloc(sizeof(double) * (size_t)COMPOT_A(nlocal) * COMPOT_NM);
@@ -1337,6 +1408,8 @@ static int compot_energy_forces_nt(int nthreads, int nlocal, int nall, const int
     for (int i = 0; i < nlocal; i++)
         energies[i] = compot_atom(psi + (size_t)i * NPSI, chi + (size_t)i * NCHI, p, species[i],
                                   U + (size_t)i * NPSI, V + (size_t)i * NCHI);
+    /* on request, the site energies' parameter gradients and grades (atom i: psi(i), chi(i)) */
+    if (grade) gstatus = compot_site_grades(nt, nlocal, species, psi, chi, p, grade);
     /* W = U + sum_i V(i) fc(r_ij): total adjoint of psi(j) (stored in U); ghosts' shares to owners */
     if (NCHI > 0) {
         compot_fc_pass(1, nt, nlocal, nall, npairs, pi, pj, &H, V, U, bufs, stride);
@@ -1401,7 +1474,18 @@ done:
     if (virial)
         for (int x = 0; x < 9; x++) virial[x] += vir0[x];
     free(psi); free(chi); free(U); free(V); free(bufs); compot_half_free(&H);
-    return status;
+    return status ? status : gstatus;
+}
+
+/* energies, forces and virial on up to nthreads threads (compot_energy_forces_grade_nt without
+ * the grade) */
+static int compot_energy_forces_nt(int nthreads, int nlocal, int nall, const int* species, int npairs,
+                                   const int* pi, const int* pj, const double* d, const double* p,
+                                   const compot_comm* comm, double* energies, double* forces,
+                                   double* virial)
+{
+    return compot_energy_forces_grade_nt(nthreads, nlocal, nall, species, npairs, pi, pj, d, p, comm,
+                                         energies, forces, virial, NULL);
 }
 
 /* compot_energy_forces_nt without ghosts, on compot_set_threads(t) threads */
@@ -1659,6 +1743,12 @@ static const double compot_params[COMPOT_NP > 0 ? COMPOT_NP : 1] = {0.401, 2.525
 static const char* compot_elements[] = {"Nb"};
 static const int compot_n_elements = 1;
 
+/* exported without the extrapolation grade (compot export --grade) */
+#define COMPOT_GRADE_NCOLS 0
+#define COMPOT_GRADE_RANK 0
+static const int compot_grade_cols[1] = {0};
+static const double compot_grade_LT[1] = {0.0};
+
 namespace LAMMPS_NS {
 
 class PairCompot_paper : public Pair {
@@ -1680,11 +1770,36 @@ class PairCompot_paper : public Pair {
       memory->destroy(cutsq);
       memory->destroy(type2species);
     }
+    memory->destroy(grade);
   }
 
-  void settings(int narg, char ** /*arg*/) override
+  void settings(int narg, char **arg) override
   {
-    if (narg != 0) error->all(FLERR, "Illegal pair_style compot/paper command: it takes no arguments");
+    grade_enabled = 0;
+    for (int iarg = 0; iarg < narg; iarg++) {
+      if (strcmp(arg[iarg], "grade") != 0)
+        error->all(FLERR, std::string("Illegal pair_style compot/paper keyword ") + arg[iarg] +
+                   ": the only keyword is grade");
+      if (COMPOT_GRADE_NCOLS == 0)
+        error->all(FLERR, "pair_style compot/paper grade: this plugin was exported without the grade "
+                   "(compot export MODEL --lammps DIR --grade)");
+      grade_enabled = 1;
+    }
+  }
+
+  // fix pair: "grade_flag" (set on the steps it wants the grade) and the per-atom "grade"
+  void *extract(const char *str, int &dim) override
+  {
+    dim = 0;
+    if (grade_enabled && strcmp(str, "grade_flag") == 0) return (void *) &grade_flag;
+    return nullptr;
+  }
+
+  void *extract_peratom(const char *str, int &ncol) override
+  {
+    ncol = 0;
+    if (grade_enabled && strcmp(str, "grade") == 0) return (void *) grade;
+    return nullptr;
   }
 
   void coeff(int narg, char **arg) override
@@ -1755,10 +1870,20 @@ class PairCompot_paper : public Pair {
     }
     energies.resize(nlocal > 0 ? nlocal : 1);
     compot_comm cm = {this, &forward_cb, &reverse_cb};
-    const int status = compot_energy_forces_nt(comm->nthreads, nlocal, nall, species.data(), npairs,
-                                               pi.data(), pj.data(), dv.data(), compot_params, &cm,
-                                               energies.data(), nall > 0 ? &atom->f[0][0] : nullptr,
-                                               nullptr);
+    // the grade of the local atoms, on the steps fix pair asks for it (grade_flag)
+    const bool want_grade = grade_enabled && grade_flag;
+    if (want_grade && (grade == nullptr || atom->nmax > grade_nmax)) {
+      memory->destroy(grade);
+      grade_nmax = atom->nmax > 1 ? atom->nmax : 1;
+      memory->create(grade, grade_nmax, "pair:grade");
+    }
+    compot_grade gr = {COMPOT_GRADE_NCOLS, compot_grade_cols, COMPOT_GRADE_RANK, compot_grade_LT,
+                       grade, nullptr};
+    const int status = compot_energy_forces_grade_nt(
+        comm->nthreads, nlocal, nall, species.data(), npairs, pi.data(), pj.data(), dv.data(),
+        compot_params, &cm, energies.data(), nall > 0 ? &atom->f[0][0] : nullptr, nullptr,
+        want_grade ? &gr : nullptr);
+    if (status == 2) error->one(FLERR, "pair compot/paper: the compiled-in grade tables are inconsistent");
     if (status) error->one(FLERR, "pair compot/paper: out of memory");
     for (int i = 0; i < nlocal; i++) {
       if (eflag_global) eng_vdwl += energies[i];
@@ -1800,7 +1925,7 @@ class PairCompot_paper : public Pair {
   double memory_usage() override
   {
     return (double) (pi.capacity() + pj.capacity() + species.capacity()) * sizeof(int) +
-        (double) (dv.capacity() + energies.capacity()) * sizeof(double);
+        (double) (dv.capacity() + energies.capacity() + grade_nmax) * sizeof(double);
   }
 
  protected:
@@ -1809,6 +1934,10 @@ class PairCompot_paper : public Pair {
   std::vector<double> dv, energies;
   double *comm_values = nullptr;   // the per-atom array being communicated, comm_width per atom
   int comm_width = 0;
+  int grade_enabled = 0;           // pair_style ... grade
+  int grade_flag = 0;              // set by fix pair on the steps it reads the grade
+  double *grade = nullptr;         // the grade of each local atom (grade_nmax entries)
+  int grade_nmax = 0;
 
   // the passes' communication callbacks (docs/theory.md §5.4): ghosts <-> owners
   static void forward_cb(void *ctx, double *values, int width)

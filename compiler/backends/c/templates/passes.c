@@ -30,6 +30,12 @@
  * int compot_energy_forces(n, species, npairs, pi, pj, d, p, energies, forces, virial)
  *   the same without ghosts, on compot_set_threads(t) threads.
  *
+ * int compot_energy_forces_grade_nt(..., virial, grade)
+ *   compot_energy_forces_nt that also gives, for every local atom, the gradient g_i of its site
+ *   energy E_i by chosen parameters and its grade |L^T g_i| for a covariance factor L
+ *   (Sigma = L L^T); see compot_grade below.  grade == NULL is compot_energy_forces_nt.  Returns
+ *   2 when a chosen parameter is out of range or a basis parameter.
+ *
  * int compot_jacobian(n, species, npairs, pi, pj, d, p, J[(1+3n)*NP], energies[n] or NULL, forces[3n] or NULL)
  *   J row 0: dE_total/dtheta; row 1+3i+x: dF_ix/dtheta (row-major, NP columns).  No ghosts.
  *
@@ -308,11 +314,72 @@ static void compot_fc_pass(int scatter, int nt, int nlocal, int nall, int npairs
     compot_reduce(out, bufs, nt, stride, (size_t)(scatter ? nall : nlocal) * wout);
 }
 
+/* ---- per-atom gradients by parameters and the extrapolation grade (docs/theory.md §8.3) ----
+ * E_i = F(psi(i), chi(i); p) with descriptors that depend on the basis parameters only, so for every
+ * other parameter (the linear coefficients, shifts, layer exponents) dE_i/dp_t = dF/dp_t at atom i's
+ * own psi(i) and chi(i), computed after chi's pass (which needs the ghosts' psi for the N operator):
+ * the gradients need no communication beyond the energy's.  The grade of atom i is
+ * sqrt(g_i^T Sigma g_i) = |L^T g_i| with Sigma = L L^T the parameters' covariance, evaluated as a
+ * sum of squares (no cancellation however ill-conditioned Sigma is). */
+typedef struct compot_grade {
+    int ncols;            /* the parameters: p indices cols[0 .. ncols), none a basis parameter */
+    const int* cols;
+    int rank;             /* the covariance factor, transposed: LT[k * ncols + c] = L[c][k], k < rank */
+    const double* LT;
+    double* grades;       /* out (or NULL): [nlocal] the grade of every local atom */
+    double* rows;         /* out (or NULL): [nlocal * ncols] g_i[c] = dE_i/dp[cols[c]] */
+} compot_grade;
+
+/* fill grade->grades and grade->rows from the local atoms' descriptors; 0, 1 (out of memory) or
+ * 2 (a column out of range or a basis parameter) */
+static int compot_site_grades(int nt, int nlocal, const int* species, const double* psi,
+                              const double* chi, const double* p, const compot_grade* G)
+{
+    const size_t NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI;
+    const size_t nc = G->ncols > 0 ? (size_t)G->ncols : 0;
+    if (G->ncols < 0 || G->rank < 0 || (G->ncols > 0 && !G->cols) || (G->rank > 0 && !G->LT)) return 2;
+    for (size_t c = 0; c < nc; c++) {
+        if (G->cols[c] < 0 || G->cols[c] >= COMPOT_NP) return 2;
+        for (int b = 0; b < COMPOT_NB; b++)
+            if (compot_basis_param[b] == G->cols[c]) return 2;
+    }
+    /* one thread's scratch: U, V, Fp, Up, Vp, Hpp, Hpc, Hcc, g */
+    const size_t oV = COMPOT_A(NPSI), oFp = oV + COMPOT_A(NCHI), oUp = oFp + COMPOT_A(COMPOT_NP);
+    const size_t oVp = oUp + COMPOT_A(COMPOT_UP_NNZ), oHpp = oVp + COMPOT_A(COMPOT_VP_NNZ);
+    const size_t oHpc = oHpp + COMPOT_A(COMPOT_HPP_NNZ), oHcc = oHpc + COMPOT_A(COMPOT_HPC_NNZ);
+    const size_t og = oHcc + COMPOT_A(COMPOT_HCC_NNZ), width = og + COMPOT_A(nc);
+    double* scratch = (double*)malloc(sizeof(double) * width * (size_t)(nt > 0 ? nt : 1));
+    if (!scratch) return 1;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+    for (int i = 0; i < nlocal; i++) {
+        double* w = scratch + width * (size_t)COMPOT_TID();
+        double* g = w + og;
+        compot_atom_jac(psi + (size_t)i * NPSI, chi + (size_t)i * NCHI, p, species[i], w, w + oV,
+                        w + oFp, w + oUp, w + oVp, w + oHpp, w + oHpc, w + oHcc);
+        for (size_t c = 0; c < nc; c++) g[c] = w[oFp + (size_t)G->cols[c]];
+        if (G->rows) memcpy(G->rows + (size_t)i * nc, g, sizeof(double) * nc);
+        if (G->grades) {
+            double s = 0.0;
+            for (int k = 0; k < G->rank; k++) {
+                const double* l = G->LT + (size_t)k * nc;
+                double t = 0.0;
+                for (size_t c = 0; c < nc; c++) t += l[c] * g[c];
+                s += t * t;
+            }
+            G->grades[i] = sqrt(s);
+        }
+    }
+    free(scratch);
+    return 0;
+}
+
 /* energies, forces and virial on up to nthreads threads (small systems run on one) */
-static int compot_energy_forces_nt(int nthreads, int nlocal, int nall, const int* species, int npairs,
-                                   const int* pi, const int* pj, const double* d, const double* p,
-                                   const compot_comm* comm, double* energies, double* forces,
-                                   double* virial)
+static int compot_energy_forces_grade_nt(int nthreads, int nlocal, int nall, const int* species,
+                                         int npairs, const int* pi, const int* pj, const double* d,
+                                         const double* p, const compot_comm* comm, double* energies,
+                                         double* forces, double* virial, const compot_grade* grade)
 {
     /* Each unordered pair once, acting on both atoms when mirrored (pair functions depend only on
      * r and the unordered pair type). */
@@ -372,7 +439,7 @@ static int compot_energy_forces_nt(int nthreads, int nlocal, int nall, const int
         H.count[tid] = e - k0;
     }
     if (COMPOT_NPSI2 > 0) compot_reduce(psi, bufs, nt, stride, (size_t)nlocal * NPSI);
-    int status = 0;
+    int status = 0, gstatus = 0;
 #if COMPOT_NMB > 0
     compot_groups G = {NULL, NULL, 0};
     double* M = (double*)malloc(sizeof(double) * (size_t)COMPOT_A(nlocal) * COMPOT_NM);
@@ -391,6 +458,8 @@ static int compot_energy_forces_nt(int nthreads, int nlocal, int nall, const int
     for (int i = 0; i < nlocal; i++)
         energies[i] = compot_atom(psi + (size_t)i * NPSI, chi + (size_t)i * NCHI, p, species[i],
                                   U + (size_t)i * NPSI, V + (size_t)i * NCHI);
+    /* on request, the site energies' parameter gradients and grades (atom i: psi(i), chi(i)) */
+    if (grade) gstatus = compot_site_grades(nt, nlocal, species, psi, chi, p, grade);
     /* W = U + sum_i V(i) fc(r_ij): total adjoint of psi(j) (stored in U); ghosts' shares to owners */
     if (NCHI > 0) {
         compot_fc_pass(1, nt, nlocal, nall, npairs, pi, pj, &H, V, U, bufs, stride);
@@ -455,7 +524,18 @@ done:
     if (virial)
         for (int x = 0; x < 9; x++) virial[x] += vir0[x];
     free(psi); free(chi); free(U); free(V); free(bufs); compot_half_free(&H);
-    return status;
+    return status ? status : gstatus;
+}
+
+/* energies, forces and virial on up to nthreads threads (compot_energy_forces_grade_nt without
+ * the grade) */
+static int compot_energy_forces_nt(int nthreads, int nlocal, int nall, const int* species, int npairs,
+                                   const int* pi, const int* pj, const double* d, const double* p,
+                                   const compot_comm* comm, double* energies, double* forces,
+                                   double* virial)
+{
+    return compot_energy_forces_grade_nt(nthreads, nlocal, nall, species, npairs, pi, pj, d, p, comm,
+                                         energies, forces, virial, NULL);
 }
 
 /* compot_energy_forces_nt without ghosts, on compot_set_threads(t) threads */

@@ -10,6 +10,17 @@ cdef extern from *:
     """
     ctypedef struct compot_comm:
         pass
+    ctypedef struct compot_grade:
+        int ncols
+        const int* cols
+        int rank
+        const double* LT
+        double* grades
+        double* rows
+    int compot_energy_forces_grade_nt(int nthreads, int nlocal, int nall, const int* species,
+                                      int npairs, const int* pi, const int* pj, const double* d,
+                                      const double* p, const compot_comm* comm, double* energies,
+                                      double* forces, double* virial, const compot_grade* grade) nogil
     int compot_energy_forces_nt(int nthreads, int nlocal, int nall, const int* species, int npairs,
                                 const int* pi, const int* pj, const double* d, const double* p,
                                 const compot_comm* comm, double* energies, double* forces,
@@ -77,6 +88,50 @@ def energy_forces(int n, const int[::1] species, const int[::1] pi, const int[::
         raise MemoryError("compot kernel: out of memory")
     return energies, forces, virial
 
+
+
+def site_grades(int n, const int[::1] species, const int[::1] pi, const int[::1] pj, const double[::1] d,
+                const double[::1] params, const int[::1] cols, const double[:, ::1] LT, int threads=1):
+    """Per-atom gradients g_i = dE_i/d(params[cols]) (n, len(cols)) and grades |LT g_i| (n,), where
+    LT (rank, len(cols)) is the transposed factor of a covariance Sigma = LT^T LT over those
+    parameters (none of them a basis parameter); also energies (n,)."""
+    _check(n, species, pi, pj, d, params)
+    cdef int nc = cols.shape[0]
+    if LT.shape[1] != nc:
+        raise ValueError("the covariance factor needs one column per parameter")
+    cdef const int* psp = _iptr(species)
+    energies = np.zeros(n)
+    forces = np.zeros((n, 3))
+    virial = np.zeros((3, 3))
+    grades = np.zeros(n)
+    rows = np.zeros((n, max(nc, 1)))
+    cdef double[::1] e = energies
+    cdef double[:, ::1] f = forces
+    cdef double[:, ::1] v = virial
+    cdef double[::1] gr = grades
+    cdef double[:, ::1] rw = rows
+    cdef compot_grade G
+    G.ncols = nc
+    G.cols = _iptr(cols)
+    G.rank = LT.shape[0]
+    G.LT = &LT[0, 0] if LT.shape[0] > 0 and nc > 0 else NULL
+    G.grades = &gr[0] if n > 0 else NULL
+    G.rows = &rw[0, 0] if n > 0 else NULL
+    cdef int status
+    cdef int npairs = pi.shape[0]
+    cdef const int* ppi = _iptr(pi)
+    cdef const int* ppj = _iptr(pj)
+    cdef const double* pd = _dptr(d)
+    cdef double* pe = &e[0] if n > 0 else NULL
+    cdef double* pf = &f[0, 0] if n > 0 else NULL
+    with nogil:
+        status = compot_energy_forces_grade_nt(threads, n, n, psp, npairs, ppi, ppj, pd, &params[0],
+                                               NULL, pe, pf, &v[0, 0], &G)
+    if status == 2:
+        raise ValueError("grade columns must be parameter indices that are not basis parameters")
+    if status:
+        raise MemoryError("compot kernel: out of memory")
+    return rows[:, :nc], grades, energies
 
 def jacobian(int n, const int[::1] species, const int[::1] pi, const int[::1] pj, const double[::1] d,
              const double[::1] params):

@@ -11,6 +11,10 @@
  * extra ghost cutoff is needed.  Forces on ghosts are summed into their owners by LAMMPS (newton
  * on).  OpenMP threads: LAMMPS's own thread count (OMP_NUM_THREADS, or -pk omp N); results depend
  * only on the thread count.
+ * Extrapolation grade (docs/lammps.md): with "pair_style @STYLE@ grade" (a plugin exported with
+ * compot export --grade), "fix ID all pair N @STYLE@ grade 1" gets every N steps the grade of each
+ * local atom, the standard deviation (eV) of its site energy from the parameter covariance compiled
+ * in below.  It is computed only on the steps fix pair asks for it.
  */
 #include "lammpsplugin.h"
 #include "version.h"
@@ -37,6 +41,8 @@ static const double compot_params[COMPOT_NP > 0 ? COMPOT_NP : 1] = {@PARAMS@};
 static const char* compot_elements[] = {@ELEMENT_LIST@};
 static const int compot_n_elements = @N_ELEMENTS@;
 
+@GRADE@
+
 namespace LAMMPS_NS {
 
 class @CLASS@ : public Pair {
@@ -58,11 +64,36 @@ class @CLASS@ : public Pair {
       memory->destroy(cutsq);
       memory->destroy(type2species);
     }
+    memory->destroy(grade);
   }
 
-  void settings(int narg, char ** /*arg*/) override
+  void settings(int narg, char **arg) override
   {
-    if (narg != 0) error->all(FLERR, "Illegal pair_style @STYLE@ command: it takes no arguments");
+    grade_enabled = 0;
+    for (int iarg = 0; iarg < narg; iarg++) {
+      if (strcmp(arg[iarg], "grade") != 0)
+        error->all(FLERR, std::string("Illegal pair_style @STYLE@ keyword ") + arg[iarg] +
+                   ": the only keyword is grade");
+      if (COMPOT_GRADE_NCOLS == 0)
+        error->all(FLERR, "pair_style @STYLE@ grade: this plugin was exported without the grade "
+                   "(compot export MODEL --lammps DIR --grade)");
+      grade_enabled = 1;
+    }
+  }
+
+  // fix pair: "grade_flag" (set on the steps it wants the grade) and the per-atom "grade"
+  void *extract(const char *str, int &dim) override
+  {
+    dim = 0;
+    if (grade_enabled && strcmp(str, "grade_flag") == 0) return (void *) &grade_flag;
+    return nullptr;
+  }
+
+  void *extract_peratom(const char *str, int &ncol) override
+  {
+    ncol = 0;
+    if (grade_enabled && strcmp(str, "grade") == 0) return (void *) grade;
+    return nullptr;
   }
 
   void coeff(int narg, char **arg) override
@@ -133,10 +164,20 @@ class @CLASS@ : public Pair {
     }
     energies.resize(nlocal > 0 ? nlocal : 1);
     compot_comm cm = {this, &forward_cb, &reverse_cb};
-    const int status = compot_energy_forces_nt(comm->nthreads, nlocal, nall, species.data(), npairs,
-                                               pi.data(), pj.data(), dv.data(), compot_params, &cm,
-                                               energies.data(), nall > 0 ? &atom->f[0][0] : nullptr,
-                                               nullptr);
+    // the grade of the local atoms, on the steps fix pair asks for it (grade_flag)
+    const bool want_grade = grade_enabled && grade_flag;
+    if (want_grade && (grade == nullptr || atom->nmax > grade_nmax)) {
+      memory->destroy(grade);
+      grade_nmax = atom->nmax > 1 ? atom->nmax : 1;
+      memory->create(grade, grade_nmax, "pair:grade");
+    }
+    compot_grade gr = {COMPOT_GRADE_NCOLS, compot_grade_cols, COMPOT_GRADE_RANK, compot_grade_LT,
+                       grade, nullptr};
+    const int status = compot_energy_forces_grade_nt(
+        comm->nthreads, nlocal, nall, species.data(), npairs, pi.data(), pj.data(), dv.data(),
+        compot_params, &cm, energies.data(), nall > 0 ? &atom->f[0][0] : nullptr, nullptr,
+        want_grade ? &gr : nullptr);
+    if (status == 2) error->one(FLERR, "pair @STYLE@: the compiled-in grade tables are inconsistent");
     if (status) error->one(FLERR, "pair @STYLE@: out of memory");
     for (int i = 0; i < nlocal; i++) {
       if (eflag_global) eng_vdwl += energies[i];
@@ -178,7 +219,7 @@ class @CLASS@ : public Pair {
   double memory_usage() override
   {
     return (double) (pi.capacity() + pj.capacity() + species.capacity()) * sizeof(int) +
-        (double) (dv.capacity() + energies.capacity()) * sizeof(double);
+        (double) (dv.capacity() + energies.capacity() + grade_nmax) * sizeof(double);
   }
 
  protected:
@@ -187,6 +228,10 @@ class @CLASS@ : public Pair {
   std::vector<double> dv, energies;
   double *comm_values = nullptr;   // the per-atom array being communicated, comm_width per atom
   int comm_width = 0;
+  int grade_enabled = 0;           // pair_style ... grade
+  int grade_flag = 0;              // set by fix pair on the steps it reads the grade
+  double *grade = nullptr;         // the grade of each local atom (grade_nmax entries)
+  int grade_nmax = 0;
 
   // the passes' communication callbacks (docs/theory.md §5.4): ghosts <-> owners
   static void forward_cb(void *ctx, double *values, int width)
