@@ -338,7 +338,9 @@ class Problem:
         G = h = None
         if self.physics is not None:
             G, h = self.physics.rows(p, g)
-            keep = np.abs(G).max(axis=1, initial=0.0) > 0 if len(G) else np.zeros(0, bool)
+            # rows that overflow (exponentials of compressed probes) cannot be imposed: dropped
+            keep = (np.isfinite(G).all(axis=1) & np.isfinite(h) & (np.abs(G).max(axis=1, initial=0.0) > 0)
+                    if len(G) else np.zeros(0, bool))
             G, h = (G[keep], h[keep]) if keep.any() else (None, None)
         return C, d, G, h
 

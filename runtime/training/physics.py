@@ -14,7 +14,7 @@ the energy of any structure is linear in the linear parameters θ, E(X) = c(X)·
 a set of linear inequalities in θ.  The paths ("probes") are built from the training data alone,
 nothing per element:
 
-* **dimers** of every pair of elements X–Y found within the cutoff in the data, at 12 distances
+* **dimers** of every pair of elements X–Y found within the cutoff in the data, at 40 distances
   from 0.55 d_XY to d_XY, with d_XY the shortest X–Y distance in the data: the dimer has no
   minimum below the data's shortest distance, so no well can hide there;
 * **compressed crystals** of every element found pure in the data: its lowest-energy structure
@@ -40,7 +40,7 @@ LOW_DIMER, LOW_CRYSTAL = 0.55, 0.75
 #: the longest: dimers up to the data's shortest X–Y distance; the ground state to 0.98 d_X,
 #: other crystals to 0.92 of their nearest-neighbour distance estimated by Pauling's rule
 HIGH_DIMER, HIGH_GROUND, HIGH_OTHER = 1.0, 0.98, 0.92
-STEPS, STEPS_GROUND = 12, 16
+STEPS, STEPS_GROUND, STEPS_DIMER = 12, 16, 40
 FLOOR_REACH = 1.5
 PAULING = 0.6    # Å per decade of coordination
 LATTICES = ("bcc", "fcc", "sc", "diamond")
@@ -124,7 +124,7 @@ def probe_paths(dataset, elements, cutoff: float) -> list[tuple[str, list]]:
     for (X, Y), d in sorted(_pair_distances(dataset, cutoff).items()):
         if elements is not None and (X not in elements or Y not in elements):
             continue
-        rs = np.linspace(HIGH_DIMER * d, LOW_DIMER * d, STEPS)
+        rs = np.linspace(HIGH_DIMER * d, LOW_DIMER * d, STEPS_DIMER)
         paths.append((f"dimer {X}-{Y}", [Atoms([X, Y], positions=[[0, 0, 0], [r, 0, 0]]) for r in rs]))
     for X, (base, _, d, z) in ground_states(dataset, elements, cutoff).items():
         fs = np.linspace(HIGH_GROUND, LOW_CRYSTAL, STEPS_GROUND)
