@@ -114,19 +114,22 @@ def ground_states(dataset, elements, cutoff: float) -> dict:
     return out
 
 
-def probe_paths(dataset, elements, cutoff: float) -> list[tuple[str, list]]:
+def probe_paths(dataset, elements, cutoff: float, pairs=None, grounds=None) -> list[tuple[str, list]]:
     """The compression paths of the module docstring: [(label, [atoms from least to most
-    compressed])]."""
+    compressed])].  ``pairs`` and ``grounds``: _pair_distances and ground_states of the data, when
+    already computed."""
     from ase import Atoms
     from ase.build import bulk
 
+    pairs = _pair_distances(dataset, cutoff) if pairs is None else pairs
+    grounds = ground_states(dataset, elements, cutoff) if grounds is None else grounds
     paths = []
-    for (X, Y), d in sorted(_pair_distances(dataset, cutoff).items()):
+    for (X, Y), d in sorted(pairs.items()):
         if elements is not None and (X not in elements or Y not in elements):
             continue
         rs = np.linspace(HIGH_DIMER * d, LOW_DIMER * d, STEPS_DIMER)
         paths.append((f"dimer {X}-{Y}", [Atoms([X, Y], positions=[[0, 0, 0], [r, 0, 0]]) for r in rs]))
-    for X, (base, _, d, z) in ground_states(dataset, elements, cutoff).items():
+    for X, (base, _, d, z) in grounds.items():
         fs = np.linspace(HIGH_GROUND, LOW_CRYSTAL, STEPS_GROUND)
         paths.append((f"{X} ground state compressed", [_scaled(base, f) for f in fs]))
         for lat in LATTICES:
@@ -137,7 +140,8 @@ def probe_paths(dataset, elements, cutoff: float) -> list[tuple[str, list]]:
     return paths
 
 
-def dimer_floors(dataset, elements, cutoff: float, e0: dict | None) -> list[tuple[str, list, float, str]]:
+def dimer_floors(dataset, elements, cutoff: float, e0: dict | None, pairs=None,
+                 grounds=None) -> list[tuple[str, list, float, str]]:
     """[(label, [X-X dimers], D_X, X)]: the binding energy of an X-X dimer, E(r) - 2 E(X atom), may not
     fall below -D_X = -2 E_coh,X / sqrt(z_X) anywhere from the data's shortest X-X distance to 1.5
     times it (the second-moment, tight-binding scaling of the bond energy with coordination; it
@@ -147,9 +151,10 @@ def dimer_floors(dataset, elements, cutoff: float, e0: dict | None) -> list[tupl
 
     from ..reference import COHESIVE_ENERGY
 
-    pairs = _pair_distances(dataset, cutoff)
+    pairs = _pair_distances(dataset, cutoff) if pairs is None else pairs
+    grounds = ground_states(dataset, elements, cutoff) if grounds is None else grounds
     out = []
-    for X, (_, e_x, _, z) in ground_states(dataset, elements, cutoff).items():
+    for X, (_, e_x, _, z) in grounds.items():
         d = pairs.get((X, X))
         if e0 and X in e0:
             e_coh = e0[X]["e0"] - e_x
@@ -170,9 +175,11 @@ class PhysicsProbes:
         from ..reference import isolated_atom
 
         self.model = model
-        self.paths = probe_paths(dataset, model.elements, model.cutoff)
+        pairs = _pair_distances(dataset, model.cutoff)
+        grounds = ground_states(dataset, model.elements, model.cutoff)
+        self.paths = probe_paths(dataset, model.elements, model.cutoff, pairs, grounds)
         self.nls = [[model.neighbor_list(a) for a in atoms] for _, atoms in self.paths]
-        self.floors = dimer_floors(dataset, model.elements, model.cutoff, e0)
+        self.floors = dimer_floors(dataset, model.elements, model.cutoff, e0, pairs, grounds)
         self.floor_nls = [([model.neighbor_list(a) for a in atoms], model.neighbor_list(isolated_atom(X)))
                           for _, atoms, _, X in self.floors]
         self.n = sum(len(a) - 1 for _, a in self.paths) + sum(len(a) for _, a, _, _ in self.floors)
