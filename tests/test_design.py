@@ -21,15 +21,16 @@ def emt():
 
 
 @pytest.mark.parametrize("parent", ["G8", "C4", "E[G6L4]", "N[E[G4L2]]", "E[G6L4] + N[E[G6L4]]",
-                                    "G4 * E[G6L4]"])
+                                    "G4 * E[G6L4]", "ZBL + E[G6L4] + A[C4 P2]", "E[A[C4 P2] L2]"])
 def test_proposals_are_valid_new_models(parent):
     opt = DesignOptions()
     out = proposals(parent, ["G8", "E[G6L4]", "C8"], opt, kinds=True)
     assert out, parent
     for text, kind in out:
-        lin, nl, degenerate = n_params(text)            # parses and lowers
+        lin, nl, degenerate = n_params(text, ["Nb"])    # parses and lowers
         assert text != parent and lin > 0
-        assert kind in {"grow-basis", "grow-layers", "partner", "sum", "product"}
+        assert kind in {"grow-basis", "grow-layers", "grow-angular", "body-order", "partner", "angular",
+                        "core", "sum", "product"}
         if kind == "grow-basis":
             assert n_params(text)[0] > n_params(parent)[0]
     texts = [t for t, _ in out]
@@ -44,6 +45,15 @@ def test_specific_proposal_rules():
     assert "E[G6L4] + C8" in proposals("E[G6L4]", ["E[G6L4]", "C8"], opt)
     assert all("G18" not in t for t in proposals("G16", [], opt))       # max_size respected
     assert n_params("E[G6L4] + N[E[G6L4]] + E[G6L4]")[2]                # degenerate detected
+    # the language beyond pair terms: a many-body term, the core, angular growth and body order
+    assert "E[G6L4] + A[C4 P2]" in proposals("E[G6L4]", [], opt)
+    assert "ZBL + E[G6L4]" in proposals("E[G6L4]", [], opt)
+    grown = proposals("ZBL + E[G6L4] + A[C4 P2]", ["ZBL + C8"], opt, kinds=True)
+    assert ("ZBL + E[G6L4] + A[C6 P2]", "grow-angular") in grown
+    assert ("ZBL + E[G6L4] + A[C4 P4]", "grow-angular") in grown
+    assert ("ZBL + E[G6L4] + A[C4 P2 B4]", "body-order") in grown
+    assert not any(k in ("angular", "core") for _, k in grown)              # it has both already
+    assert not any(t.count("ZBL") > 1 for t, _ in grown)                    # one core per model
 
 
 def test_split_is_stratified_and_deterministic(emt):
@@ -119,3 +129,41 @@ def test_uncertainty_in_model_file_calculator_and_calibration(compiled, emt, tmp
         for kind in ("parameter", "predictive"):
             c = cal[q][kind]
             assert 0 <= c["within_1sigma"] <= c["within_2sigma"] <= 1
+
+
+def test_generations_are_independent_of_where_they_train(emt, tmp_path, monkeypatch):
+    """Generations of proposals: the log is the same trained serially or on a 2-worker Dask
+    LocalCluster (apart from timings); a proposal whose training fails is logged as failed and the
+    run goes on; an unreachable scheduler is one clear error."""
+    from compot.runtime.training import design as d
+
+    train, test = emt
+    opts = dict(budget=4, seeds=("G3", "E[G3L2]"), effort=0.3, seed=1, batch=2)
+    serial = design(train, test, DesignOptions(**opts), log=str(tmp_path / "s.jsonl"), say=lambda *a: None)
+    assert [r["generation"] for r in serial.records] == [0, 0, 1, 1]
+    assert {serial.records[2]["parent"], serial.records[3]["parent"]} <= {"G3", "E[G3L2]"}
+    pool = design(train, test, DesignOptions(**opts), log=str(tmp_path / "p.jsonl"), say=lambda *a: None,
+                  workers=2)
+    assert _strip(pool.records) == _strip(serial.records)
+    assert _strip(read_log(tmp_path / "p.jsonl")) == _strip(read_log(tmp_path / "s.jsonl"))
+
+    real = d._train
+
+    def flaky(text, *a, **k):
+        if text == "E[G3L2]":
+            raise ArithmeticError("overflow in the test")
+        return real(text, *a, **k)
+
+    monkeypatch.setattr(d, "_train", flaky)
+    res = design(train, test, DesignOptions(**{**opts, "budget": 3}), log=str(tmp_path / "f.jsonl"),
+                 say=lambda *a: None)
+    failed = [r for r in res.records if r.get("failed")]
+    assert [r["text"] for r in failed] == ["E[G3L2]"] and "overflow in the test" in failed[0]["failed"]
+    assert len(res.records) == 3 and len(res.trained) == 2
+    assert res.best(DesignOptions())["text"] != "E[G3L2]" and res.pareto()
+    assert res.records[2]["parent"] == "G3"                     # a failed record is never a parent
+    assert len(read_log(tmp_path / "f.jsonl")) == 3
+    with pytest.raises(compot.CompotError, match="cannot reach the Dask scheduler"):
+        design(train, test, DesignOptions(**opts), log=str(tmp_path / "u.jsonl"), say=lambda *a: None,
+               scheduler="tcp://127.0.0.1:9")
+    assert not (tmp_path / "u.jsonl").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ...errors import CompotError
 from .common import add_json, check_output, emit_json, infer_elements
 
@@ -20,22 +22,29 @@ def cmd_design(args) -> int:
     train = read_dataset(args.train)
     test = read_dataset(args.test) if args.test else None
     elements = infer_elements(None, train)
+    if args.batch < 1:
+        raise CompotError("--batch must be at least 1")
+    if args.workers is not None and args.workers < 0:
+        raise CompotError("--workers must be 0 (train in this process) or more")
+    workers = (os.cpu_count() or 1) if args.workers is None else args.workers
     opt = DesignOptions(budget=args.budget, time_limit=args.time_limit, max_params=args.max_params,
-                        validation_fraction=args.validation_fraction, seed=args.seed)
+                        validation_fraction=args.validation_fraction, seed=args.seed, batch=args.batch)
     if args.seeds:
         opt.seeds = tuple(s.strip() for s in args.seeds.split(";") if s.strip())
     quiet = args.quiet or args.json
     res = design(train, test, opt, log=args.log, progress=False, cutoff=args.cutoff, elements=elements,
-                 say=(lambda *a: None) if quiet else print)
+                 say=(lambda *a: None) if quiet else print, workers=workers, scheduler=args.scheduler)
     if args.plot:
         pareto_plot(res, args.plot)
-    ranked = sorted(res.records, key=lambda r: score(r, opt))
+    ranked = sorted(res.trained, key=lambda r: score(r, opt))
+    failed = [r for r in res.records if r.get("failed")]
     front = res.pareto()
     out = {"best": ranked[0]["text"] if ranked else None, "log": args.log,
            "ranking": [{"text": r["text"], "score": r["score"], "n_params": r["n_params"],
                         "validation": r["validation"], "test": r.get("test"),
                         "log10_kappa": r["log10_kappa"], "n_sc": r["n_sc"]} for r in ranked],
-           "pareto": [r["text"] for r in front]}
+           "pareto": [r["text"] for r in front],
+           "failed": [{"text": r["text"], "error": r["failed"]} for r in failed]}
     if args.json:
         emit_json(out)
         return 0
@@ -50,6 +59,8 @@ def cmd_design(args) -> int:
             line += f" {r['test']['force_rmse']:8.4f} {r['test']['energy_rmse'] * 1000:8.2f}"
         print(line + ("  *" if r in front else ""))
     print("(* on the Pareto front of validation force error vs parameters; errors in eV/A and meV/atom)")
+    for r in failed:
+        print(f"failed: {r['text']}: {r['failed']}")
     if args.plot:
         print(f"wrote {args.plot}")
     return 0
@@ -117,13 +128,21 @@ def register(sub) -> None:
     p.add_argument("--test", help="test data, reported for every configuration")
     p.add_argument("--budget", type=int, default=16, help="configurations to train (default 16)")
     p.add_argument("--time-limit", type=float, default=None, help="seconds; no new fit starts after")
-    p.add_argument("--max-params", type=int, default=80)
+    p.add_argument("--max-params", type=int, default=100)
     p.add_argument("--validation-fraction", type=float, default=0.2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", default=None, help="comma-free list of seed models separated by ';'")
     p.add_argument("--cutoff", type=float, default=5.0)
     p.add_argument("--log", default="design.jsonl", help="JSON-lines log; an existing one is resumed")
     p.add_argument("--plot", metavar="PNG", help="Pareto plot of validation force error vs parameters")
+    p.add_argument("--workers", type=int, default=None,
+                   help="train on a local Dask cluster of N single-threaded processes (default: one "
+                        "per core; 0 trains in this process)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="train on an existing Dask cluster (e.g. tcp://host:8786) instead")
+    p.add_argument("--batch", type=int, default=4,
+                   help="configurations proposed per generation (default 4); the log depends on it, "
+                        "not on --workers or --scheduler")
     p.add_argument("--quiet", action="store_true")
     add_json(p)
     p.set_defaults(func=cmd_design)
