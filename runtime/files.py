@@ -8,6 +8,21 @@ import tempfile
 from ..errors import CompotError
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux: /proc/self/status); elsewhere by
+    setting and restoring it, which is not thread-safe."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the complete new one."""
     path = os.fspath(path)
@@ -23,9 +38,7 @@ def atomic_write_text(path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)          # mkstemp makes 0600; a written file is the user's usual
+        os.chmod(tmp, 0o666 & ~_umask())          # mkstemp makes 0600; a written file is the user's usual
         os.replace(tmp, path)
     except OSError as exc:
         if os.path.exists(tmp):

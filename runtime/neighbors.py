@@ -79,13 +79,26 @@ def _box(atoms, cutoff):
     return pos, cell, pbc
 
 
+def _checked_box(atoms, cutoff):
+    """check_structure, then _box: what every list build starts from."""
+    check_structure(atoms)
+    if len(atoms) == 0:
+        raise DataError("the structure has no atoms")
+    return _box(atoms, cutoff)
+
+
+def _species(n: int, species) -> np.ndarray:
+    return np.zeros(n, dtype=np.int32) if species is None else np.ascontiguousarray(species, dtype=np.int32)
+
+
+def _overlap(atoms, i: int, j: int, r: float) -> DataError:
+    return DataError(f"atoms {i} and {j} overlap (distance {r:.3g} A){_where(atoms)}")
+
+
 def neighbor_list(atoms, cutoff: float, species=None) -> NeighborList:
     """Full neighbour list of ``atoms`` within ``cutoff`` (all periodic images), sorted by i, j."""
-    check_structure(atoms)
     n = len(atoms)
-    if n == 0:
-        raise DataError("the structure has no atoms")
-    pos, cell, pbc = _box(atoms, cutoff)
+    pos, cell, pbc = _checked_box(atoms, cutoff)
     if pbc.all():
         vol = abs(np.linalg.det(cell))
         expected = 4.0 / 3.0 * math.pi * cutoff**3 * n / vol
@@ -97,12 +110,10 @@ def neighbor_list(atoms, cutoff: float, species=None) -> NeighborList:
     r = np.sqrt(np.einsum("ij,ij->i", D, D)) if len(D) else np.zeros(0)
     if len(r) and r.min() < MIN_DISTANCE:
         k = int(np.argmin(r))
-        raise DataError(f"atoms {int(i[k])} and {int(j[k])} overlap (distance {r[k]:.3g} A)"
-                        f"{_where(atoms)}")
-    sp = np.zeros(n, dtype=np.int32) if species is None else np.ascontiguousarray(species, dtype=np.int32)
+        raise _overlap(atoms, int(i[k]), int(j[k]), r[k])
     return NeighborList(n, np.ascontiguousarray(i, dtype=np.int32),
                         np.ascontiguousarray(j, dtype=np.int32),
-                        np.ascontiguousarray(D, dtype=float).reshape(-1), sp)
+                        np.ascontiguousarray(D, dtype=float).reshape(-1), _species(n, species))
 
 
 class SkinList:
@@ -167,16 +178,11 @@ class SkinList:
         if m and self._rmin2[0] < MIN_DISTANCE**2:
             D = d.reshape(-1, 3)
             k = int(np.argmin(np.einsum("ij,ij->i", D, D)))
-            raise DataError(f"atoms {int(i[k])} and {int(j[k])} overlap (distance "
-                            f"{math.sqrt(self._rmin2[0]):.3g} A){_where(atoms)}")
-        sp = np.zeros(n, dtype=np.int32) if species is None else np.ascontiguousarray(species, dtype=np.int32)
-        return NeighborList(n, i, j, d, sp)
+            raise _overlap(atoms, int(i[k]), int(j[k]), math.sqrt(self._rmin2[0]))
+        return NeighborList(n, i, j, d, _species(n, species))
 
     def _build(self, atoms, key):
-        check_structure(atoms)
-        if len(atoms) == 0:
-            raise DataError("the structure has no atoms")
-        pos, cell, pbc = _box(atoms, self.cutoff + self.skin)
+        pos, cell, pbc = _checked_box(atoms, self.cutoff + self.skin)
         i, j, S = _vesin(pos, cell, pbc, self.cutoff + self.skin, "ijS")
         self._i = np.ascontiguousarray(i, dtype=np.int32)
         self._j = np.ascontiguousarray(j, dtype=np.int32)

@@ -51,6 +51,6 @@ def test_export_cli_and_example_input(tmp_path, compiled):
                         "--json"], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     example = (tmp_path / "x" / "in.example").read_text()
-    assert "plugin load compot_model.so" in example and "pair_style compot/model" in example
+    assert "plugin load ./compot_model.so" in example and "pair_style compot/model" in example
     assert "pair_coeff * * Nb" in example
     assert '#define LAMMPS_VERSION "' in (tmp_path / "x" / "version.h").read_text()
