@@ -31,6 +31,7 @@ from ...compiler.structure import linear_groups
 from ...errors import CompotError
 from ..data import Dataset, as_dataset
 from ..metrics import compute_metrics
+from .physics import shortest_distance  # noqa: F401 -- also part of this module's interface
 
 PENALTY_LOG_RMS = 10.0   # BO target of a failed evaluation: -log10(rms) = -10
 
@@ -710,19 +711,6 @@ class Progress:
 
 # ----------------------------------------------------------------------------- fit
 _BARE_CORE = re.compile(r"\bZBL\b(?!\s*\[)")
-
-
-def shortest_distance(dataset, within: float = 4.0) -> float | None:
-    """The shortest interatomic distance in ``dataset`` (periodic images included), or None when
-    no two atoms are closer than ``within``."""
-    from ase.neighborlist import neighbor_list
-
-    best = None
-    for s in dataset:
-        d = neighbor_list("d", s.atoms, within)
-        if len(d):
-            best = float(d.min()) if best is None else min(best, float(d.min()))
-    return best
 
 
 def core_radii_from_data(model, train):

@@ -16,13 +16,15 @@ nothing per element:
 
 * **dimers** of every pair of elements X–Y found within the cutoff in the data, at 40 distances
   from 0.55 d_XY to d_XY, with d_XY the shortest X–Y distance in the data: the dimer has no
-  minimum below the data's shortest distance, so no well can hide there;
+  minimum below the data's shortest distance, so no well can hide there.  Besides the energy
+  differences, the force at each of these distances must be repulsive (dE/dr <= 0 is linear in
+  θ too), so a bump between two neighbouring points would need a turn-over within 0.02 d_XY;
 * **compressed crystals** of every element found pure in the data: its lowest-energy structure
   ("ground state", nearest-neighbour distance d_X), scaled isotropically so that its shortest
   distance runs from 0.92 d_X down to 0.75 d_X (12 cells; 0.92³ ≈ 0.78 V0, 0.89³ ≈ 0.70 V0,
   0.75³ ≈ 0.42 V0), and the bcc, fcc, simple cubic and diamond crystals with nearest-neighbour
-  distances from 0.85 d_X down to 0.75 d_X (an element's other crystals are at least this compressed there:
-  their equilibrium nearest-neighbour distances are within about ±15 % of its ground state's).
+  distances from 0.92 down to 0.75 of their nearest-neighbour distance estimated by Pauling's
+  rule; every crystal path then goes on sparsely to 0.70, 0.65, 0.60 and 0.55 (0.17 V0).
 
 The constrained problem is a strictly convex quadratic programme (the ridge of §6.2.1 keeps it
 so), solved exactly as a least-distance programme by non-negative least squares (Lawson & Hanson,
@@ -37,11 +39,17 @@ import numpy as np
 #: the shortest distance of the probe paths, as a fraction of the data's: dimers reach well into
 #: the core; crystals stop at 0.75 (0.42 V0), where exponential descriptors already reach 1e3 eV
 LOW_DIMER, LOW_CRYSTAL = 0.55, 0.75
+#: beyond 0.75 every crystal path goes on, sparsely, to the dimers' 0.55 (0.17 V0): coordination-like
+#: descriptors grow several-fold there and an embedding exp(lambda psi) with lambda > 0 would
+#: otherwise collapse the crystal (-1e35 eV/atom at 0.6 d_X was seen on Mo)
+TAIL = (0.70, 0.65, 0.60, 0.55)
 #: the longest: dimers up to the data's shortest X–Y distance; the ground state to 0.98 d_X,
 #: other crystals to 0.92 of their nearest-neighbour distance estimated by Pauling's rule
 HIGH_DIMER, HIGH_GROUND, HIGH_OTHER = 1.0, 0.98, 0.92
 STEPS, STEPS_GROUND, STEPS_DIMER = 12, 16, 40
 FLOOR_REACH = 1.5
+#: the row of the Jacobian holding the x force on the second atom of a dimer along x
+DIMER_FORCE_ROW = 1 + 3 * 1 + 0
 PAULING = 0.6    # Å per decade of coordination
 LATTICES = ("bcc", "fcc", "sc", "diamond")
 _Z = {"bcc": 8, "fcc": 12, "sc": 6, "diamond": 4}
@@ -49,11 +57,17 @@ _Z = {"bcc": 8, "fcc": 12, "sc": 6, "diamond": 4}
 _NN = {"bcc": np.sqrt(3) / 2, "fcc": np.sqrt(2) / 2, "sc": 1.0, "diamond": np.sqrt(3) / 4}
 
 
-def _shortest(atoms, within: float) -> float | None:
+def shortest_distance(dataset, within: float = 4.0) -> float | None:
+    """The shortest interatomic distance in ``dataset`` (periodic images included), or None when
+    no two atoms are closer than ``within``."""
     from ase.neighborlist import neighbor_list
 
-    d = neighbor_list("d", atoms, within)
-    return float(d.min()) if len(d) else None
+    best = None
+    for s in dataset:
+        d = neighbor_list("d", s.atoms, within)
+        if len(d):
+            best = float(d.min()) if best is None else min(best, float(d.min()))
+    return best
 
 
 def _pair_distances(dataset, within: float) -> dict:
@@ -105,7 +119,7 @@ def ground_states(dataset, elements, cutoff: float) -> dict:
         if not pure:
             continue
         best = min(pure, key=lambda s: (s.energy / s.natoms, s.natoms))
-        d = _shortest(best.atoms, cutoff)
+        d = shortest_distance([best], cutoff)
         if d is None:
             continue
         atoms = Atoms(best.atoms.get_chemical_symbols(), positions=best.atoms.get_positions(),
@@ -130,12 +144,12 @@ def probe_paths(dataset, elements, cutoff: float, pairs=None, grounds=None) -> l
         rs = np.linspace(HIGH_DIMER * d, LOW_DIMER * d, STEPS_DIMER)
         paths.append((f"dimer {X}-{Y}", [Atoms([X, Y], positions=[[0, 0, 0], [r, 0, 0]]) for r in rs]))
     for X, (base, _, d, z) in grounds.items():
-        fs = np.linspace(HIGH_GROUND, LOW_CRYSTAL, STEPS_GROUND)
+        fs = np.concatenate([np.linspace(HIGH_GROUND, LOW_CRYSTAL, STEPS_GROUND), TAIL])
         paths.append((f"{X} ground state compressed", [_scaled(base, f) for f in fs]))
         for lat in LATTICES:
             cell = bulk(X, lat, a=1.0)
             d_lat = pauling_distance(d, z, _Z[lat])
-            ds = np.linspace(HIGH_OTHER * d_lat, LOW_CRYSTAL * d_lat, STEPS)
+            ds = np.concatenate([np.linspace(HIGH_OTHER, LOW_CRYSTAL, STEPS), TAIL]) * d_lat
             paths.append((f"{X} {lat} compressed", [_scaled(cell, r / _NN[lat]) for r in ds]))
     return paths
 
@@ -182,7 +196,8 @@ class PhysicsProbes:
         self.floors = dimer_floors(dataset, model.elements, model.cutoff, e0, pairs, grounds)
         self.floor_nls = [([model.neighbor_list(a) for a in atoms], model.neighbor_list(isolated_atom(X)))
                           for _, atoms, _, X in self.floors]
-        self.n = sum(len(a) - 1 for _, a in self.paths) + sum(len(a) for _, a, _, _ in self.floors)
+        self.n = (sum(len(a) - 1 + (len(a) if label.startswith("dimer") else 0) for label, a in self.paths)
+                  + sum(len(a) for _, a, _, _ in self.floors))
 
     def _energy(self, nl, p) -> float:
         return float(self.model.kernel_energy_forces(nl, p)[0].sum())
@@ -196,19 +211,28 @@ class PhysicsProbes:
         return [np.array([self._energy(nl, p) for nl in nls]) - 2.0 * self._energy(atom, p)
                 for nls, atom in self.floor_nls]
 
-    def _linear(self, nl, p, g):
-        J, e, _ = self.model.kernel_jacobian(nl, p)
-        row = J[0, g]
-        return row, float(e.sum()) - row @ p[g]
+    def _linear(self, nl, p, g, row: int = 0):
+        """(c, k): row ``row`` of the predictions (0 the energy, 1 + 3 i + x a force component)
+        at p as c . p[g] + k, linear in the parameters of group g."""
+        J, e, f = self.model.kernel_jacobian(nl, p)
+        c = J[row, g]
+        value = float(e.sum()) if row == 0 else float(f.ravel()[row - 1])
+        return c, value - c @ p[g]
 
     def rows(self, p, g):
         """Inequalities G x >= h on the linear parameters ``p[g]`` (others fixed at p)."""
         G, h = [], []
-        for nls in self.nls:
+        for (label, _), nls in zip(self.paths, self.nls):
             c, k = zip(*(self._linear(nl, p, g) for nl in nls))
             for t in range(len(nls) - 1):
                 G.append(c[t + 1] - c[t])
                 h.append(k[t] - k[t + 1])
+            if label.startswith("dimer"):
+                # and repulsive at every point: the force on the second atom (along +x) >= 0
+                for nl in nls:
+                    c, k = self._linear(nl, p, g, DIMER_FORCE_ROW)
+                    G.append(c)
+                    h.append(-k)
         for (nls, atom), (_, _, D, _) in zip(self.floor_nls, self.floors):
             ca, ka = self._linear(atom, p, g)
             for nl in nls:
@@ -218,9 +242,15 @@ class PhysicsProbes:
         return np.array(G), np.array(h)
 
     def violations(self, p, tol: float = 1e-6) -> list[str]:
-        """Paths along which the energy falls somewhere under compression by more than ``tol`` eV,
-        and dimers bound more strongly than their floor."""
-        out = [label for (label, _), e in zip(self.paths, self.energies(p)) if (np.diff(e) < -tol).any()]
+        """Paths along which the energy falls somewhere under compression by more than ``tol`` eV
+        (or a dimer attracts), and dimers bound more strongly than their floor."""
+        out = []
+        for (label, _), nls, e in zip(self.paths, self.nls, self.energies(p)):
+            falls = (np.diff(e) < -tol).any()
+            if label.startswith("dimer"):
+                falls = falls or any(self.model.kernel_energy_forces(nl, p)[1][1, 0] < -tol for nl in nls)
+            if falls:
+                out.append(label)
         out += [label for (label, _, D, _), b in zip(self.floors, self.bindings(p)) if (b < -D - tol).any()]
         return out
 
