@@ -49,10 +49,15 @@ def _lower(text, cutoff, elements, quiet: bool = False):
 def load_model(path) -> Model:
     """Read a model file, compile its model (cached) and return the trained Model."""
     path = os.fspath(path)
-    doc = read_model_document(path)
+    return model_from_document(read_model_document(path), path)
+
+
+def model_from_document(doc: dict, where: str = "model") -> Model:
+    """The trained Model of a model document already read and checked (read_model_document),
+    e.g. one sent to a Dask worker; errors name ``where``."""
     try:
         model = compile_model(doc["model"], cutoff=doc["cutoff"], elements=doc.get("elements"))
     except CompotError as exc:
-        raise ModelFileError(f"{path}: {exc}") from None
-    check_parameters(path, doc["parameters"], model.parameter_names)
+        raise ModelFileError(f"{where}: {exc}") from None
+    check_parameters(where, doc["parameters"], model.parameter_names)
     return model.with_parameters(doc["parameters"], doc.get("training") or {})

@@ -100,23 +100,46 @@ def cmd_fim(args) -> int:
     from ..training.fim import fim, plot_spectrum
 
     model = load_model(args.model)
-    data = read_dataset(args.data)
-    if args.max_structures:
-        data.structures = data.structures[:args.max_structures]
-    res = fim(model, data, bits=args.bits, extended=args.extended, dps=args.dps)
+    blockwise = args.workers is not None or args.scheduler is not None or args.block_atoms is not None
+    if blockwise:
+        from ..training.blockwise import blockwise_gram
+        from ..training.fim import fim_of_gram
+
+        if args.extended:
+            raise CompotError("--extended evaluates J in memory; it cannot be combined with the blockwise "
+                              "options (--workers, --scheduler, --block-atoms)")
+        if args.workers is not None and args.workers < 0:
+            raise CompotError("--workers must be 0 (this process) or more")
+        if not 53 <= args.bits <= 4096:
+            raise CompotError(f"bits must be an integer between 53 and 4096, got {args.bits}")
+        gram, info = blockwise_gram(model, args.data, block_atoms=20000 if args.block_atoms is None else args.block_atoms,
+                                    workers=args.workers or 0, scheduler=args.scheduler,
+                                    max_structures=args.max_structures, progress=not args.json)
+        res = fim_of_gram(model, gram, bits=args.bits)
+        n_structures = info["structures"]
+    else:
+        data = read_dataset(args.data)
+        if args.max_structures:
+            data.structures = data.structures[:args.max_structures]
+        res = fim(model, data, bits=args.bits, extended=args.extended, dps=args.dps)
+        n_structures = len(data)
     if args.plot:
         check_output(args.plot)
         plot_spectrum(res, args.plot, title=f"{model.text.split('; ')[-1]}: log10 κ = {res.log10_kappa:.1f}")
     if args.json:
         out = res.as_dict()
         out["model"] = model.text
+        if blockwise:
+            out["blockwise"] = info
         if args.plot:
             out["plot"] = args.plot
         emit_json(out)
         return 0
     k = res.log10_kappa
     print(f"model {model.text}: FIM over {len(res.parameter_names)} linear parameters, "
-          f"{len(data)} structures, {res.bits}-bit eigenvalues ({res.backend})")
+          f"{n_structures} structures, {res.bits}-bit eigenvalues ({res.backend})"
+          + (f"; J^T J accumulated in {info['blocks']} blocks ({info['atoms']} atoms, "
+             f"{info['seconds']:.1f} s, peak worker memory {info['peak_worker_mib']:.0f} MiB)" if blockwise else ""))
     print(f"log10 kappa = {k:.3f}" if k != float("inf") else "log10 kappa = inf (singular)")
     print(f"eigenvalues in the SC region (>= 1e-15 lambda_max): {res.n_sc} of {len(res.eigenvalues)}")
     for name, b in res.blocks.items():
@@ -192,5 +215,12 @@ def register(sub) -> None:
                    help="evaluate J itself in extended precision from the symbolic forms (slow)")
     p.add_argument("--dps", type=int, default=40, help="decimal digits for --extended")
     p.add_argument("--max-structures", type=int, default=None, help="use only the first N structures")
+    p.add_argument("--block-atoms", type=int, default=None,
+                   help="stream the data and accumulate J^T J exactly in blocks of about N atoms (default "
+                        "20000 when --workers or --scheduler is given); memory is bounded by a block")
+    p.add_argument("--workers", type=int, default=None,
+                   help="blockwise on a local Dask cluster of N processes (0: in this process)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="blockwise on the Dask cluster at ADDRESS (the data file is read here)")
     add_json(p)
     p.set_defaults(func=cmd_fim)

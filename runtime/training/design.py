@@ -270,65 +270,33 @@ def _train(text: str, parent_rec: dict | None, fit_set: Dataset, val_set: Datase
     return rec
 
 
-class _Executor:
-    """Where the configurations of one generation are trained: in this process (``workers`` 0 or
-    1, no scheduler), on a ``distributed.LocalCluster`` of ``workers`` single-threaded processes,
-    or on the Dask cluster at ``scheduler``.  ``run`` returns the records in the order of its
-    tasks, whatever the order they finish in; a task that raised twice (Dask retries once; a
-    worker that died is replaced by the scheduler) comes back as the message of its error."""
-
-    def __init__(self, workers: int = 0, scheduler: str | None = None):
-        self.client = self.cluster = None
-        if scheduler is None and workers <= 1:
-            return
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError:
-            raise CompotError("parallel design needs dask.distributed: pip install 'dask[distributed]'") from None
-        if scheduler is not None:
-            try:
-                self.client = Client(scheduler, timeout="10s")
-            except (OSError, TimeoutError, ValueError) as e:
-                raise CompotError(f"cannot reach the Dask scheduler at {scheduler}: "
-                                  f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-        else:
-            import logging
-
-            logging.getLogger("distributed").setLevel(logging.ERROR)
-            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=logging.ERROR)
-            self.client = Client(self.cluster)
-        self._scattered = None
-
-    def run(self, tasks: list[tuple], shared: tuple, say=None) -> list:
-        """tasks: [(text, parent_rec)]; shared: the remaining arguments of _train."""
-        if self.client is None:
-            out = []
-            for text, prec in tasks:
-                try:
-                    out.append(_train(text, prec, *shared))
-                except (CompotError, ArithmeticError, ValueError, np.linalg.LinAlgError) as e:
-                    out.append(f"{type(e).__name__}: {e}")
-            return out
-        if self._scattered is None:
-            self._scattered = self.client.scatter(list(shared[:3]), broadcast=True)
-        args = tuple(self._scattered) + tuple(shared[3:-1]) + (1,)      # one kernel thread per worker
-        futures = [self.client.submit(_train, text, prec, *args, pure=False, retries=1)
-                   for text, prec in tasks]
+def _run_generation(cluster, tasks: list[tuple], shared: tuple) -> list:
+    """Train the configurations ``tasks`` [(text, parent_rec)] (``shared``: the remaining
+    arguments of _train) in this process or on the cluster's workers.  The records come back in
+    the order of the tasks, whatever the order they finish in; a task that raised twice (Dask
+    retries once; a worker that died is replaced by the scheduler and its task rescheduled) comes
+    back as the message of its error."""
+    if cluster.client is None:
         out = []
-        for fut in futures:
+        for text, prec in tasks:
             try:
-                out.append(fut.result())
-            except Exception as e:                     # noqa: BLE001 -- any failure of one proposal
-                msg = str(e).splitlines()[0] if str(e) else ""
-                out.append(f"{type(e).__name__}: {msg}")
+                out.append(_train(text, prec, *shared))
+            except (CompotError, ArithmeticError, ValueError, np.linalg.LinAlgError) as e:
+                out.append(f"{type(e).__name__}: {e}")
         return out
-
-    def close(self):
-        if self.client is not None:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+    if cluster.shared is None:
+        cluster.shared = cluster.client.scatter(list(shared[:3]), broadcast=True)
+    args = tuple(cluster.shared) + tuple(shared[3:-1]) + (1,)      # one kernel thread per worker
+    futures = [cluster.client.submit(_train, text, prec, *args, pure=False, retries=1)
+               for text, prec in tasks]
+    out = []
+    for fut in futures:
+        try:
+            out.append(fut.result())
+        except Exception as e:                     # noqa: BLE001 -- any failure of one proposal
+            msg = str(e).splitlines()[0] if str(e) else ""
+            out.append(f"{type(e).__name__}: {msg}")
+    return out
 
 
 def _generation(k: int, rec: dict) -> int:
@@ -392,7 +360,9 @@ def design(train, test=None, options: DesignOptions | None = None, log=None, pro
                 return cand, parent, kind
         return None
 
-    executor = _Executor(workers, scheduler)
+    from ..parallel import Cluster
+
+    executor = Cluster(workers, scheduler)
     shared = (fit_set, val_set, test, cutoff, elements, opt, progress and executor.client is None, 0)
     try:
         while len(records) < opt.budget:
@@ -421,7 +391,7 @@ def design(train, test=None, options: DesignOptions | None = None, log=None, pro
                 break
             tasks = [(text, next((r for r in records if r["text"] == parent), None))
                      for text, parent, _ in new]
-            results = executor.run(tasks, shared)
+            results = _run_generation(executor, tasks, shared)
             for (text, parent, kind), res in zip(new, results):
                 rec = {"text": text, "parent": parent, "kind": kind, "generation": g, "identity": identity}
                 if isinstance(res, str):

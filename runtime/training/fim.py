@@ -222,13 +222,21 @@ def fim(model, data, params=None, bits: int = 256, blocks: bool = True, extended
     if not isinstance(bits, int) or bits < 53 or bits > 4096:
         raise CompotError(f"bits must be an integer between 53 and 4096, got {bits!r}")
     ds = as_dataset(data)
-    names = list(model.linear_names)
-    notes = []
     if extended:
         rows = linear_jacobian(model, ds, params, extended=True, dps=dps)
-        gram = _mp_gram(rows, len(names), dps)
+        gram = _mp_gram(rows, len(model.linear_names), dps)
     else:
         gram = exact_gram(linear_jacobian(model, ds, params))
+    return fim_of_gram(model, gram, bits, blocks)
+
+
+def fim_of_gram(model, gram, bits: int = 256, blocks: bool = True) -> FIMResult:
+    """The FIM eigen-analysis of a Gram matrix J^T J already formed (exact_gram, or the blockwise
+    sum of training/blockwise.py) over ``model``'s linear parameters."""
+    if not isinstance(bits, int) or bits < 53 or bits > 4096:
+        raise CompotError(f"bits must be an integer between 53 and 4096, got {bits!r}")
+    names = list(model.linear_names)
+    notes = []
     vals, backend = eigenvalues(gram, list(range(len(names))), bits)
     kappa, n_sc, singular = _summary(vals, bits)
     res = FIMResult(names, vals, bits, kappa, n_sc, singular=singular, backend=backend)
