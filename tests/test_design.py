@@ -69,7 +69,7 @@ OPTS = dict(budget=3, seeds=("G3", "E[G3L2]"), effort=0.3, seed=1)
 
 
 def _strip(recs):
-    return [{k: v for k, v in r.items() if k != "time"} for r in recs]
+    return [{k: v for k, v in r.items() if k not in ("time", "us_per_atom")} for r in recs]
 
 
 def test_design_resumes_and_is_deterministic(emt, tmp_path):
@@ -146,6 +146,11 @@ def test_generations_are_independent_of_where_they_train(emt, tmp_path, monkeypa
                   workers=2)
     assert _strip(pool.records) == _strip(serial.records)
     assert _strip(read_log(tmp_path / "p.jsonl")) == _strip(read_log(tmp_path / "s.jsonl"))
+    assert all(r["us_per_atom"] > 0 for r in pool.records)
+    from compot.runtime.training.design import pareto_plot
+
+    pareto_plot(pool, tmp_path / "front.png")
+    assert (tmp_path / "front.png").stat().st_size > 1000
 
     real = d._train
 
