@@ -14,14 +14,14 @@ the energy of any structure is linear in the linear parameters θ, E(X) = c(X)·
 a set of linear inequalities in θ.  The paths ("probes") are built from the training data alone,
 nothing per element:
 
-* **dimers** of every pair of elements X–Y found within the cutoff in the data, at 40 distances
+* **dimers** of every pair of elements X–Y found within the cutoff in the data, at 100 distances
   from 0.55 d_XY to d_XY, with d_XY the shortest X–Y distance in the data: the dimer has no
   minimum below the data's shortest distance, so no well can hide there.  Besides the energy
   differences, the force at each of these distances must be repulsive (dE/dr <= 0 is linear in
-  θ too), so a bump between two neighbouring points would need a turn-over within 0.02 d_XY;
+  θ too), so a bump between two neighbouring points would need a turn-over within 0.005 d_XY;
 * **compressed crystals** of every element found pure in the data: its lowest-energy structure
   ("ground state", nearest-neighbour distance d_X), scaled isotropically so that its shortest
-  distance runs from 0.92 d_X down to 0.75 d_X (12 cells; 0.92³ ≈ 0.78 V0, 0.89³ ≈ 0.70 V0,
+  distance runs from 0.98 d_X down to 0.75 d_X (30 cells; 0.92³ ≈ 0.78 V0, 0.89³ ≈ 0.70 V0,
   0.75³ ≈ 0.42 V0), and the bcc, fcc, simple cubic and diamond crystals with nearest-neighbour
   distances from 0.92 down to 0.75 of their nearest-neighbour distance estimated by Pauling's
   rule; every crystal path then goes on sparsely to 0.70, 0.65, 0.60 and 0.55 (0.17 V0).
@@ -46,7 +46,7 @@ TAIL = (0.70, 0.65, 0.60, 0.55)
 #: the longest: dimers up to the data's shortest X–Y distance; the ground state to 0.98 d_X,
 #: other crystals to 0.92 of their nearest-neighbour distance estimated by Pauling's rule
 HIGH_DIMER, HIGH_GROUND, HIGH_OTHER = 1.0, 0.98, 0.92
-STEPS, STEPS_GROUND, STEPS_DIMER = 12, 16, 40
+STEPS, STEPS_GROUND, STEPS_DIMER = 30, 30, 100
 FLOOR_REACH = 1.5
 #: the row of the Jacobian holding the x force on the second atom of a dimer along x
 DIMER_FORCE_ROW = 1 + 3 * 1 + 0
