@@ -67,12 +67,20 @@ def test_probe_paths_come_from_the_data():
     data = as_dataset(_emt_frames())
     paths = dict(probe_paths(data, ["Au", "Cu"], 5.0))
     assert set(paths) == {"dimer Au-Au", "dimer Au-Cu", "dimer Cu-Cu"} | {
-        f"{X} {k} compressed" for X in ("Au", "Cu") for k in ("ground state", "bcc", "fcc", "sc", "diamond")}
+        f"{X} {k} compressed" for X in ("Au", "Cu") for k in ("ground state", "bcc", "fcc", "sc", "diamond")} | {
+        f"{X} atom pushed onto a neighbour" for X in ("Au", "Cu")}
     from ase.neighborlist import neighbor_list
 
     for label, atoms in paths.items():
         d = [neighbor_list("d", a, 5.0).min() if a.pbc.any() else a.get_distance(0, 1) for a in atoms]
         assert (np.diff(d) < 0).all(), label                     # ever more compressed
+    for X in ("Au", "Cu"):                                       # one atom moves, straight onto atom 0
+        path = paths[f"{X} atom pushed onto a neighbour"]
+        j, u = path[0].info["push"]
+        moved = np.array([a.positions - path[0].positions for a in path])
+        assert np.abs(np.delete(moved, j, axis=1)).max() == 0.0
+        assert np.allclose(np.cross(moved[:, j], u), 0.0, atol=1e-12) and (moved[1:, j] @ u < 0).all()
+        assert path[-1].get_distance(0, j, mic=True) == pytest.approx(0.3 * neighbor_list("d", path[0], 5.0).min(), rel=0.05)
     # the shortest Cu-Cu distance of the data bounds the dimer path
     dmin = min(neighbor_list("d", f[[i for i, x in enumerate(f.symbols) if x == "Cu"]], 5.0).min()
                for f in _emt_frames() if "Cu" in f.symbols and f.symbols.count("Cu") > 1)

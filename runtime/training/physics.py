@@ -24,7 +24,11 @@ nothing per element:
   distance runs from 0.98 d_X down to 0.75 d_X (30 cells; 0.92³ ≈ 0.78 V0, 0.89³ ≈ 0.70 V0,
   0.75³ ≈ 0.42 V0), and the bcc, fcc, simple cubic and diamond crystals with nearest-neighbour
   distances from 0.92 down to 0.75 of their nearest-neighbour distance estimated by Pauling's
-  rule; every crystal path then goes on sparsely to 0.70, 0.65, 0.60 and 0.55 (0.17 V0).
+  rule; every crystal path then goes on sparsely to 0.70, 0.65, 0.60 and 0.55 (0.17 V0);
+* **an atom pushed onto a neighbour** in the ground state (the others fixed), from d_X down to
+  0.3 d_X at 40 distances, with a repulsive force on it at each: the close approach of a cascade,
+  or of an under-coordinated surface atom falling onto the crystal (a Si (111) slab relaxed into
+  such a hole, two atoms 0.76 Å apart, before this path existed).
 
 The constrained problem is a strictly convex quadratic programme (the ridge of §6.2.1 keeps it
 so), solved exactly as a least-distance programme by non-negative least squares (Lawson & Hanson,
@@ -48,8 +52,9 @@ TAIL = (0.70, 0.65, 0.60, 0.55)
 HIGH_DIMER, HIGH_GROUND, HIGH_OTHER = 1.0, 0.98, 0.92
 STEPS, STEPS_GROUND, STEPS_DIMER = 30, 30, 100
 FLOOR_REACH = 1.5
-#: the row of the Jacobian holding the x force on the second atom of a dimer along x
-DIMER_FORCE_ROW = 1 + 3 * 1 + 0
+#: an atom pushed onto its neighbour in the ground state, down to 0.3 of their distance (where the
+#: ZBL core must win: the many-body terms stay bounded there, unlike under uniform compression)
+LOW_PUSH, STEPS_PUSH = 0.3, 40
 PAULING = 0.6    # Å per decade of coordination
 LATTICES = ("bcc", "fcc", "sc", "diamond")
 _Z = {"bcc": 8, "fcc": 12, "sc": 6, "diamond": 4}
@@ -146,12 +151,40 @@ def probe_paths(dataset, elements, cutoff: float, pairs=None, grounds=None) -> l
     for X, (base, _, d, z) in grounds.items():
         fs = np.concatenate([np.linspace(HIGH_GROUND, LOW_CRYSTAL, STEPS_GROUND), TAIL])
         paths.append((f"{X} ground state compressed", [_scaled(base, f) for f in fs]))
+        paths.append((f"{X} atom pushed onto a neighbour", pushed(base, d)))
         for lat in LATTICES:
             cell = bulk(X, lat, a=1.0)
             d_lat = pauling_distance(d, z, _Z[lat])
             ds = np.concatenate([np.linspace(HIGH_OTHER, LOW_CRYSTAL, STEPS), TAIL]) * d_lat
             paths.append((f"{X} {lat} compressed", [_scaled(cell, r / _NN[lat]) for r in ds]))
     return paths
+
+
+def pushed(base, d: float) -> list:
+    """The ground state with one atom moved straight onto its nearest neighbour (atom 0), the
+    others fixed, from its distance d down to LOW_PUSH d: the close approach of a cascade or of
+    an under-coordinated surface atom falling onto the crystal.  ``info["push"]`` = (index of the
+    moved atom, unit vector from atom 0 to it)."""
+    from ase.neighborlist import neighbor_list
+
+    # a cell wide enough that the moved atom meets none of its own images
+    lengths = np.linalg.norm(np.asarray(base.cell[:]), axis=1)
+    base = base.repeat(tuple(int(max(1, np.ceil(2.5 * d / L))) for L in lengths))
+    i, j, D = neighbor_list("ijD", base, 1.05 * d)
+    first = np.flatnonzero(i == 0)
+    k = first[np.argmin(np.linalg.norm(D[first], axis=1))]
+    j, v = int(j[k]), D[k]
+    r0 = float(np.linalg.norm(v))
+    u = v / r0
+    out = []
+    for r in np.linspace(r0, LOW_PUSH * d, STEPS_PUSH):
+        a = base.copy()
+        pos = a.get_positions()
+        pos[j] = pos[0] + r * u
+        a.set_positions(pos)
+        a.info["push"] = (j, u)
+        out.append(a)
+    return out
 
 
 def dimer_floors(dataset, elements, cutoff: float, e0: dict | None, pairs=None,
@@ -182,6 +215,16 @@ def dimer_floors(dataset, elements, cutoff: float, e0: dict | None, pairs=None,
     return out
 
 
+def _pushes(label: str, atoms: list) -> bool:
+    """Whether a path also constrains a force: dimers and pushed atoms."""
+    return label.startswith("dimer") or "push" in atoms[0].info
+
+
+def _push(a):
+    """(moved atom, unit vector of its path) of a probe: the second atom of a dimer along x."""
+    return a.info.get("push", (1, np.array([1.0, 0.0, 0.0])))
+
+
 class PhysicsProbes:
     """The probe paths of a model on a data set, with their neighbour lists (built once)."""
 
@@ -196,7 +239,7 @@ class PhysicsProbes:
         self.floors = dimer_floors(dataset, model.elements, model.cutoff, e0, pairs, grounds)
         self.floor_nls = [([model.neighbor_list(a) for a in atoms], model.neighbor_list(isolated_atom(X)))
                           for _, atoms, _, X in self.floors]
-        self.n = (sum(len(a) - 1 + (len(a) if label.startswith("dimer") else 0) for label, a in self.paths)
+        self.n = (sum(len(a) - 1 + (len(a) if _pushes(label, a) else 0) for label, a in self.paths)
                   + sum(len(a) for _, a, _, _ in self.floors))
 
     def _energy(self, nl, p) -> float:
@@ -211,26 +254,31 @@ class PhysicsProbes:
         return [np.array([self._energy(nl, p) for nl in nls]) - 2.0 * self._energy(atom, p)
                 for nls, atom in self.floor_nls]
 
-    def _linear(self, nl, p, g, row: int = 0):
-        """(c, k): row ``row`` of the predictions (0 the energy, 1 + 3 i + x a force component)
-        at p as c . p[g] + k, linear in the parameters of group g."""
+    def _linear(self, nl, p, g, push=None):
+        """(c, k): the energy at p as c . p[g] + k, linear in the parameters of group g; with
+        ``push`` = (atom j, unit vector u), the force on atom j along u instead."""
         J, e, f = self.model.kernel_jacobian(nl, p)
-        c = J[row, g]
-        value = float(e.sum()) if row == 0 else float(f.ravel()[row - 1])
+        if push is None:
+            c = J[0, g]
+            value = float(e.sum())
+        else:
+            j, u = push
+            c = u @ J[1 + 3 * j:4 + 3 * j][:, g]
+            value = float(f[j] @ u)
         return c, value - c @ p[g]
 
     def rows(self, p, g):
         """Inequalities G x >= h on the linear parameters ``p[g]`` (others fixed at p)."""
         G, h = [], []
-        for (label, _), nls in zip(self.paths, self.nls):
+        for (label, atoms), nls in zip(self.paths, self.nls):
             c, k = zip(*(self._linear(nl, p, g) for nl in nls))
             for t in range(len(nls) - 1):
                 G.append(c[t + 1] - c[t])
                 h.append(k[t] - k[t + 1])
-            if label.startswith("dimer"):
-                # and repulsive at every point: the force on the second atom (along +x) >= 0
-                for nl in nls:
-                    c, k = self._linear(nl, p, g, DIMER_FORCE_ROW)
+            if _pushes(label, atoms):
+                # and repulsive at every point: the force on the moved atom, along its path, >= 0
+                for nl, a in zip(nls, atoms):
+                    c, k = self._linear(nl, p, g, _push(a))
                     G.append(c)
                     h.append(-k)
         for (nls, atom), (_, _, D, _) in zip(self.floor_nls, self.floors):
@@ -245,10 +293,11 @@ class PhysicsProbes:
         """Paths along which the energy falls somewhere under compression by more than ``tol`` eV
         (or a dimer attracts), and dimers bound more strongly than their floor."""
         out = []
-        for (label, _), nls, e in zip(self.paths, self.nls, self.energies(p)):
+        for (label, atoms), nls, e in zip(self.paths, self.nls, self.energies(p)):
             falls = (np.diff(e) < -tol).any()
-            if label.startswith("dimer"):
-                falls = falls or any(self.model.kernel_energy_forces(nl, p)[1][1, 0] < -tol for nl in nls)
+            if _pushes(label, atoms):
+                falls = falls or any(self.model.kernel_energy_forces(nl, p)[1][_push(a)[0]] @ _push(a)[1] < -tol
+                                     for nl, a in zip(nls, atoms))
             if falls:
                 out.append(label)
         out += [label for (label, _, D, _), b in zip(self.floors, self.bindings(p)) if (b < -D - tol).any()]
