@@ -38,14 +38,7 @@ def kernel_time(model, symbol: str) -> float:
     else:
         atoms = bulk(symbol, "bcc", a=3.2, cubic=True) * (10, 10, 10)
     atoms.rattle(0.05, seed=1)
-    nl = model.neighbor_list(atoms)
-    p = model.parameter_vector()
-    best = np.inf
-    for _ in range(3):
-        t = time.perf_counter()
-        model.kernel_energy_forces(nl, p, threads=1)
-        best = min(best, time.perf_counter() - t)
-    return best / len(atoms) * 1e6
+    return model.kernel_seconds(atoms, 3) / len(atoms) * 1e6
 
 
 def run(element: str, text: str, out: Path) -> dict:

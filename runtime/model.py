@@ -164,6 +164,20 @@ class Model:
         t = self.threads if threads is None else int(threads)
         return self._kernel.energy_forces(nl.n, nl.species, nl.i, nl.j, nl.d, p, max(t, 1))
 
+    def kernel_seconds(self, atoms, repeats: int = 5, threads: int = 1) -> float:
+        """Best wall time of one E+F kernel call on ``atoms`` over ``repeats`` calls (neighbour
+        list built beforehand and excluded): the cost figure of benchmarks and ``compot design``."""
+        import time
+
+        nl = self.neighbor_list(atoms)
+        p = self.parameter_vector()
+        best = math.inf
+        for _ in range(repeats):
+            t = time.perf_counter()
+            self.kernel_energy_forces(nl, p, threads=threads)
+            best = min(best, time.perf_counter() - t)
+        return best
+
     def kernel_site_grades(self, nl: NeighborList, p, cols, LT, threads: int | None = None):
         """Per-atom gradients dE_i/d(p[cols]) (n, len(cols)), grades |LT g_i| (n,) and energies."""
         t = self.threads if threads is None else int(threads)

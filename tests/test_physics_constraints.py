@@ -80,7 +80,7 @@ def test_probe_paths_come_from_the_data():
         moved = np.array([a.positions - path[0].positions for a in path])
         assert np.abs(np.delete(moved, j, axis=1)).max() == 0.0
         assert np.allclose(np.cross(moved[:, j], u), 0.0, atol=1e-12) and (moved[1:, j] @ u < 0).all()
-        assert path[-1].get_distance(0, j, mic=True) == pytest.approx(0.3 * neighbor_list("d", path[0], 5.0).min(), rel=0.05)
+        assert path[-1].get_distance(path[0].info["partner"], j, mic=True) == pytest.approx(0.3 * neighbor_list("d", path[0], 5.0).min(), rel=0.05)
     # the shortest Cu-Cu distance of the data bounds the dimer path
     dmin = min(neighbor_list("d", f[[i for i, x in enumerate(f.symbols) if x == "Cu"]], 5.0).min()
                for f in _emt_frames() if "Cu" in f.symbols and f.symbols.count("Cu") > 1)

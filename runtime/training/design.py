@@ -275,14 +275,7 @@ def _cost(model, data) -> float:
     """E+F time of ``model`` in µs per atom on one thread: best of 5 on the largest structure of
     ``data`` (neighbour list excluded).  A timing: not part of what a repeated run reproduces."""
     s = max(data, key=lambda s: s.natoms)
-    nl = model.neighbor_list(s.atoms)
-    p = model.parameter_vector()
-    best = math.inf
-    for _ in range(5):
-        t = time.perf_counter()
-        model.kernel_energy_forces(nl, p, threads=1)
-        best = min(best, time.perf_counter() - t)
-    return round(best / s.natoms * 1e6, 3)
+    return round(model.kernel_seconds(s.atoms, 5) / s.natoms * 1e6, 3)
 
 
 def _run_generation(cluster, tasks: list[tuple], shared: tuple) -> list:

@@ -151,7 +151,9 @@ def probe_paths(dataset, elements, cutoff: float, pairs=None, grounds=None) -> l
     for X, (base, _, d, z) in grounds.items():
         fs = np.concatenate([np.linspace(HIGH_GROUND, LOW_CRYSTAL, STEPS_GROUND), TAIL])
         paths.append((f"{X} ground state compressed", [_scaled(base, f) for f in fs]))
-        paths.append((f"{X} atom pushed onto a neighbour", pushed(base, d)))
+        push = pushed(base, d)
+        if push:
+            paths.append((f"{X} atom pushed onto a neighbour", push))
         for lat in LATTICES:
             cell = bulk(X, lat, a=1.0)
             d_lat = pauling_distance(d, z, _Z[lat])
@@ -161,28 +163,32 @@ def probe_paths(dataset, elements, cutoff: float, pairs=None, grounds=None) -> l
 
 
 def pushed(base, d: float) -> list:
-    """The ground state with one atom moved straight onto its nearest neighbour (atom 0), the
-    others fixed, from its distance d down to LOW_PUSH d: the close approach of a cascade or of
+    """The ground state with one atom moved straight onto its nearest neighbour (the closest pair
+    of the cell), the others fixed, from its distance d down to LOW_PUSH d: the close approach of a cascade or of
     an under-coordinated surface atom falling onto the crystal.  ``info["push"]`` = (index of the
-    moved atom, unit vector from atom 0 to it)."""
+    moved atom, unit vector from its partner to it); ``info["partner"]`` the partner."""
     from ase.neighborlist import neighbor_list
 
     # a cell wide enough that the moved atom meets none of its own images
     lengths = np.linalg.norm(np.asarray(base.cell[:]), axis=1)
     base = base.repeat(tuple(int(max(1, np.ceil(2.5 * d / L))) for L in lengths))
     i, j, D = neighbor_list("ijD", base, 1.05 * d)
-    first = np.flatnonzero(i == 0)
-    k = first[np.argmin(np.linalg.norm(D[first], axis=1))]
-    j, v = int(j[k]), D[k]
+    if not len(i):
+        return []
+    k = int(np.argmin(np.linalg.norm(D, axis=1)))      # the closest pair (i0, j) of the cell
+    i0, j, v = int(i[k]), int(j[k]), D[k]
+    if i0 == j:
+        return []
     r0 = float(np.linalg.norm(v))
     u = v / r0
     out = []
     for r in np.linspace(r0, LOW_PUSH * d, STEPS_PUSH):
         a = base.copy()
         pos = a.get_positions()
-        pos[j] = pos[0] + r * u
+        pos[j] = pos[i0] + r * u
         a.set_positions(pos)
         a.info["push"] = (j, u)
+        a.info["partner"] = i0
         out.append(a)
     return out
 
