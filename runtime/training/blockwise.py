@@ -7,8 +7,9 @@ The FIM needs only I = J^T J = sum over structures of J_s^T J_s.  The data file 
 structures and forms its exact Gram matrix (fim.exact_gram: integers times powers of two).  The
 client adds the blocks' Gram matrices exactly (add_grams) as they arrive.  Exact sums do not depend
 on the order, the blocking or the number of workers, so the result is *identical* to the in-memory
-``fim.exact_gram`` of the whole stacked Jacobian, entry by entry.  Memory is bounded by one block
-per worker plus a few blocks in flight on the client (``2 x workers``), not by the data set.
+``fim.exact_gram`` of the whole stacked Jacobian, entry by entry.  The client holds ``2 x workers``
+blocks in flight; a worker holds one block and its digit matrices (their width grows with the
+exponent range of J's columns), not the data set.
 """
 
 from __future__ import annotations
