@@ -103,15 +103,14 @@ def cmd_fim(args) -> int:
     blockwise = args.workers is not None or args.scheduler is not None or args.block_atoms is not None
     if blockwise:
         from ..training.blockwise import blockwise_gram
-        from ..training.fim import fim_of_gram
+        from ..training.fim import check_bits, fim_of_gram
 
         if args.extended:
             raise CompotError("--extended evaluates J in memory; it cannot be combined with the blockwise "
                               "options (--workers, --scheduler, --block-atoms)")
         if args.workers is not None and args.workers < 0:
             raise CompotError("--workers must be 0 (this process) or more")
-        if not 53 <= args.bits <= 4096:
-            raise CompotError(f"bits must be an integer between 53 and 4096, got {args.bits}")
+        check_bits(args.bits)                # before the pass over the data, not after it
         gram, info = blockwise_gram(model, args.data, block_atoms=20000 if args.block_atoms is None else args.block_atoms,
                                     workers=args.workers or 0, scheduler=args.scheduler,
                                     max_structures=args.max_structures, progress=not args.json)

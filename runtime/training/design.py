@@ -16,6 +16,7 @@ deterministic for a seed and resumes from its log.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -170,11 +171,17 @@ def proposals(parent: str, others: list[str], opt: DesignOptions, kinds: bool = 
 
 def n_params(text: str, elements=None) -> tuple[int, int, bool]:
     """(linear, nonlinear, degenerate) parameter counts of a model text (with a ZBL term, for
-    ``elements``; the counts do not depend on which)."""
-    from ...compiler.pipeline import lower_text
-
+    ``elements``; the counts do not depend on which).  Cached: the loop asks again for the same
+    proposals at every pick."""
     if elements is None and "ZBL" in text:
         elements = ["Si"]
+    return _counts(text, tuple(elements) if elements else None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _counts(text: str, elements: tuple | None) -> tuple[int, int, bool]:
+    from ...compiler.pipeline import lower_text
+
     low = lower_text(text, elements=list(elements) if elements else None, quiet=True)
     return (sum(p.linear for p in low.params), sum(not p.linear for p in low.params),
             bool(low.warnings))
@@ -211,9 +218,11 @@ class DesignResult:
     def best(self, opt):
         return min(self.trained, key=lambda r: score(r, opt))
 
-    def pareto(self, key="force_rmse"):
+    def pareto(self, key="force_rmse", by="n_params"):
+        """The records that lower the best validation ``key`` so far, in order of ``by`` (the
+        parameter count, or ``us_per_atom`` for cost)."""
         front, best = [], math.inf
-        for r in sorted(self.trained, key=lambda r: (r["n_params"], r["validation"][key])):
+        for r in sorted(self.trained, key=lambda r: (r[by], r["validation"][key])):
             if r["validation"][key] < best:
                 front.append(r)
                 best = r["validation"][key]
@@ -383,13 +392,14 @@ def design(train, test=None, options: DesignOptions | None = None, log=None, pro
                 base = [r for k, r in enumerate(records) if _generation(k, r) < g]
                 chosen = [(r["text"], r["parent"], r.get("kind")) for k, r in enumerate(records)
                           if _generation(k, r) == g]
-                if len(chosen) >= opt.batch or candidate(base, chosen) is None:
+                nxt = candidate(base, chosen) if len(chosen) < opt.batch else None
+                if nxt is None:
                     g, base, chosen = g + 1, list(records), []
             else:
-                g, base, chosen = 0, [], []
+                g, base, chosen, nxt = 0, [], [], None
             new = []
             while len(chosen) < opt.batch and len(records) + len(new) < opt.budget:
-                c = candidate(base, chosen)
+                c, nxt = (nxt if nxt is not None else candidate(base, chosen)), None
                 if c is None:
                     break
                 chosen.append(c)
@@ -440,11 +450,7 @@ def pareto_plot(result: DesignResult, path, title="") -> None:
     for ax, (key, label) in zip(axes[0], panels):
         ax.scatter([r[key] for r in recs], [r["validation"]["force_rmse"] for r in recs], s=14,
                    color="tab:gray", label="evaluated")
-        front, best = [], math.inf
-        for r in sorted(recs, key=lambda r: (r[key], r["validation"]["force_rmse"])):
-            if r["validation"]["force_rmse"] < best:
-                front.append(r)
-                best = r["validation"]["force_rmse"]
+        front = result.pareto(by=key)
         ax.plot([r[key] for r in front], [r["validation"]["force_rmse"] for r in front], "o-",
                 color="tab:red", label="Pareto front")
         for r in front:

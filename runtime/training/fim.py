@@ -212,6 +212,12 @@ def linear_jacobian(model, dataset, params=None, extended: bool = False, dps: in
     return np.vstack(blocks) if not extended else blocks
 
 
+def check_bits(bits) -> None:
+    """The precision of the eigenvalues: an integer from 53 to 4096 bits."""
+    if not isinstance(bits, int) or bits < 53 or bits > 4096:
+        raise CompotError(f"bits must be an integer between 53 and 4096, got {bits!r}")
+
+
 def fim(model, data, params=None, bits: int = 256, blocks: bool = True, extended: bool = False,
         dps: int = 40) -> FIMResult:
     """FIM eigen-analysis of ``model`` (trained, or with ``params``) on ``data``.
@@ -219,8 +225,7 @@ def fim(model, data, params=None, bits: int = 256, blocks: bool = True, extended
     ``extended=True`` evaluates J itself in extended precision (``dps`` digits) from the symbolic
     forms; that is slow and meant for small data."""
 
-    if not isinstance(bits, int) or bits < 53 or bits > 4096:
-        raise CompotError(f"bits must be an integer between 53 and 4096, got {bits!r}")
+    check_bits(bits)
     ds = as_dataset(data)
     if extended:
         rows = linear_jacobian(model, ds, params, extended=True, dps=dps)
@@ -233,8 +238,7 @@ def fim(model, data, params=None, bits: int = 256, blocks: bool = True, extended
 def fim_of_gram(model, gram, bits: int = 256, blocks: bool = True) -> FIMResult:
     """The FIM eigen-analysis of a Gram matrix J^T J already formed (exact_gram, or the blockwise
     sum of training/blockwise.py) over ``model``'s linear parameters."""
-    if not isinstance(bits, int) or bits < 53 or bits > 4096:
-        raise CompotError(f"bits must be an integer between 53 and 4096, got {bits!r}")
+    check_bits(bits)
     names = list(model.linear_names)
     notes = []
     vals, backend = eigenvalues(gram, list(range(len(names))), bits)

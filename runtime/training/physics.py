@@ -137,7 +137,6 @@ def probe_paths(dataset, elements, cutoff: float, pairs=None, grounds=None) -> l
     """The compression paths of the module docstring: [(label, [atoms from least to most
     compressed])].  ``pairs`` and ``grounds``: _pair_distances and ground_states of the data, when
     already computed."""
-    from ase import Atoms
     from ase.build import bulk
 
     pairs = _pair_distances(dataset, cutoff) if pairs is None else pairs
@@ -147,7 +146,7 @@ def probe_paths(dataset, elements, cutoff: float, pairs=None, grounds=None) -> l
         if elements is not None and (X not in elements or Y not in elements):
             continue
         rs = np.linspace(HIGH_DIMER * d, LOW_DIMER * d, STEPS_DIMER)
-        paths.append((f"dimer {X}-{Y}", [Atoms([X, Y], positions=[[0, 0, 0], [r, 0, 0]]) for r in rs]))
+        paths.append((f"dimer {X}-{Y}", [_dimer(X, Y, r) for r in rs]))
     for X, (base, _, d, z) in grounds.items():
         fs = np.concatenate([np.linspace(HIGH_GROUND, LOW_CRYSTAL, STEPS_GROUND), TAIL])
         paths.append((f"{X} ground state compressed", [_scaled(base, f) for f in fs]))
@@ -160,6 +159,15 @@ def probe_paths(dataset, elements, cutoff: float, pairs=None, grounds=None) -> l
             ds = np.concatenate([np.linspace(HIGH_OTHER, LOW_CRYSTAL, STEPS), TAIL]) * d_lat
             paths.append((f"{X} {lat} compressed", [_scaled(cell, r / _NN[lat]) for r in ds]))
     return paths
+
+
+def _dimer(X: str, Y: str, r: float):
+    """An X-Y dimer along x; the force on Y along +x must be repulsive (``info["push"]``)."""
+    from ase import Atoms
+
+    a = Atoms([X, Y], positions=[[0, 0, 0], [r, 0, 0]])
+    a.info["push"] = (1, np.array([1.0, 0.0, 0.0]))
+    return a
 
 
 def pushed(base, d: float) -> list:
@@ -221,16 +229,6 @@ def dimer_floors(dataset, elements, cutoff: float, e0: dict | None, pairs=None,
     return out
 
 
-def _pushes(label: str, atoms: list) -> bool:
-    """Whether a path also constrains a force: dimers and pushed atoms."""
-    return label.startswith("dimer") or "push" in atoms[0].info
-
-
-def _push(a):
-    """(moved atom, unit vector of its path) of a probe: the second atom of a dimer along x."""
-    return a.info.get("push", (1, np.array([1.0, 0.0, 0.0])))
-
-
 class PhysicsProbes:
     """The probe paths of a model on a data set, with their neighbour lists (built once)."""
 
@@ -245,7 +243,7 @@ class PhysicsProbes:
         self.floors = dimer_floors(dataset, model.elements, model.cutoff, e0, pairs, grounds)
         self.floor_nls = [([model.neighbor_list(a) for a in atoms], model.neighbor_list(isolated_atom(X)))
                           for _, atoms, _, X in self.floors]
-        self.n = (sum(len(a) - 1 + (len(a) if _pushes(label, a) else 0) for label, a in self.paths)
+        self.n = (sum(len(a) - 1 + (len(a) if "push" in a[0].info else 0) for _, a in self.paths)
                   + sum(len(a) for _, a, _, _ in self.floors))
 
     def _energy(self, nl, p) -> float:
@@ -261,36 +259,36 @@ class PhysicsProbes:
                 for nls, atom in self.floor_nls]
 
     def _linear(self, nl, p, g, push=None):
-        """(c, k): the energy at p as c . p[g] + k, linear in the parameters of group g; with
-        ``push`` = (atom j, unit vector u), the force on atom j along u instead."""
+        """((c, k), force): the energy at p as c . p[g] + k, linear in the parameters of group g;
+        with ``push`` = (atom j, unit vector u), ``force`` is the force on atom j along u in the
+        same form (else None).  One Jacobian serves both."""
         J, e, f = self.model.kernel_jacobian(nl, p)
+        c = J[0, g]
+        energy = (c, float(e.sum()) - c @ p[g])
         if push is None:
-            c = J[0, g]
-            value = float(e.sum())
-        else:
-            j, u = push
-            c = u @ J[1 + 3 * j:4 + 3 * j][:, g]
-            value = float(f[j] @ u)
-        return c, value - c @ p[g]
+            return energy, None
+        j, u = push
+        cf = u @ J[1 + 3 * j:4 + 3 * j][:, g]
+        return energy, (cf, float(f[j] @ u) - cf @ p[g])
 
     def rows(self, p, g):
         """Inequalities G x >= h on the linear parameters ``p[g]`` (others fixed at p)."""
         G, h = [], []
-        for (label, atoms), nls in zip(self.paths, self.nls):
-            c, k = zip(*(self._linear(nl, p, g) for nl in nls))
-            for t in range(len(nls) - 1):
-                G.append(c[t + 1] - c[t])
-                h.append(k[t] - k[t + 1])
-            if _pushes(label, atoms):
-                # and repulsive at every point: the force on the moved atom, along its path, >= 0
-                for nl, a in zip(nls, atoms):
-                    c, k = self._linear(nl, p, g, _push(a))
-                    G.append(c)
-                    h.append(-k)
+        for (_, atoms), nls in zip(self.paths, self.nls):
+            lin = [self._linear(nl, p, g, a.info.get("push")) for nl, a in zip(nls, atoms)]
+            energies = [e for e, _ in lin]
+            for (c0, k0), (c1, k1) in zip(energies, energies[1:]):
+                G.append(c1 - c0)
+                h.append(k0 - k1)
+            # and repulsive at every point (dimers, pushed atoms): the force along the path >= 0
+            for _, force in lin:
+                if force is not None:
+                    G.append(force[0])
+                    h.append(-force[1])
         for (nls, atom), (_, _, D, _) in zip(self.floor_nls, self.floors):
-            ca, ka = self._linear(atom, p, g)
+            (ca, ka), _ = self._linear(atom, p, g)
             for nl in nls:
-                c, k = self._linear(nl, p, g)
+                (c, k), _ = self._linear(nl, p, g)
                 G.append(c - 2.0 * ca)
                 h.append(-D - (k - 2.0 * ka))
         return np.array(G), np.array(h)
@@ -301,9 +299,9 @@ class PhysicsProbes:
         out = []
         for (label, atoms), nls, e in zip(self.paths, self.nls, self.energies(p)):
             falls = (np.diff(e) < -tol).any()
-            if _pushes(label, atoms):
-                falls = falls or any(self.model.kernel_energy_forces(nl, p)[1][_push(a)[0]] @ _push(a)[1] < -tol
-                                     for nl, a in zip(nls, atoms))
+            if "push" in atoms[0].info:
+                falls = falls or any(self.model.kernel_energy_forces(nl, p)[1][a.info["push"][0]] @ a.info["push"][1]
+                                     < -tol for nl, a in zip(nls, atoms))
             if falls:
                 out.append(label)
         out += [label for (label, _, D, _), b in zip(self.floors, self.bindings(p)) if (b < -D - tol).any()]
