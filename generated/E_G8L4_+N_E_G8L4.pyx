@@ -958,8 +958,11 @@ cdef extern from *:
      *   (Sigma = L L^T); see compot_grade below.  grade == NULL is compot_energy_forces_nt.  Returns
      *   2 when a chosen parameter is out of range or a basis parameter.
      *
-     * int compot_jacobian(n, species, npairs, pi, pj, d, p, J[(1+3n)*NP], energies[n] or NULL, forces[3n] or NULL)
-     *   J row 0: dE_total/dtheta; row 1+3i+x: dF_ix/dtheta (row-major, NP columns).  No ghosts.
+     * int compot_jacobian(n, species, npairs, pi, pj, d, p, J[(1+3n)*NP], energies[n] or NULL, forces[3n] or NULL,
+     *                     JW[9*NP] or NULL)
+     *   J row 0: dE_total/dtheta; row 1+3i+x: dF_ix/dtheta (row-major, NP columns).  JW row 3a+b:
+     *   d virial[3a+b]/dtheta (the virial of compot_energy_forces; stress = virial / volume), for
+     *   fits to stresses.  No ghosts.
      *
      * Arrays: phi[NPHI] holds the pair functions of one pair (the first NPSI2 are summed into the pair
      * descriptors psi[0..NPSI2), the rest are radial functions of many-body bases); psi[NPSI] holds the
@@ -1475,12 +1478,21 @@ cdef extern from *:
      * in the columns compot_w_col[compot_w_start[a] .. compot_w_start[a+1]) (the parameters that meet
      * descriptor a), dV(i)[c] in compot_v_col[compot_v_start[c] ..); both are stored packed. */
 
-    /* add val * u (the unit vector, or minus it) to the three force rows of an atom, column t */
-    #define COMPOT_JROWS(Jr, t, val, u) do { const double v_ = (val); (Jr)[(t)] += v_ * (u)[0]; (Jr)[NP + (t)] += v_ * (u)[1]; (Jr)[2 * NP + (t)] += v_ * (u)[2]; } while (0)
+    /* a pair's force on i (val * u) and its reaction on j, column t, and with JW its virial d (x) f */
+    static inline void compot_jpair(double* Ji, double* Jj, double* JW, size_t NP, size_t t, double val,
+                                    const double* u, const double* dk) {
+        for (int x = 0; x < 3; x++) {
+            Ji[x * NP + t] += val * u[x];
+            Jj[x * NP + t] -= val * u[x];
+        }
+        if (JW)
+            for (int y = 0; y < 3; y++)
+                for (int x = 0; x < 3; x++) JW[(3 * y + x) * NP + t] += dk[y] * val * u[x];
+    }
 
     static int compot_jacobian(int n, const int* species, int npairs, const int* pi, const int* pj,
                                const double* d, const double* p, double* J, double* energies,
-                               double* forces)
+                               double* forces, double* JW)
     {
         const size_t NP = COMPOT_NP, NPSI = COMPOT_NPSI, NCHI = COMPOT_NCHI, NB = COMPOT_NB, N = (size_t)n;
         const size_t WN = COMPOT_W_NNZ, VN = COMPOT_V_NNZ;
@@ -1519,6 +1531,7 @@ cdef extern from *:
         }
         compot_precompute(p, q);
         memset(J, 0, sizeof(double) * (1 + 3 * N) * NP);
+        if (JW) memset(JW, 0, sizeof(double) * 9 * NP);
         /* pass 1: psi and dpsi/dq (basis parameters only) */
         for (int k = 0; k < (COMPOT_NPSI2 > 0 ? npairs : 0); k++) {
             const double r = compot_norm(d + 3 * k);
@@ -1612,7 +1625,6 @@ cdef extern from *:
             const size_t i = pi[k], j = pj[k];
             compot_pair_jac(r, COMPOT_PTYPE(k), p, q, phi, dphi, phi_b, dphi_b);
             const double u[3] = {dk[0] / r, dk[1] / r, dk[2] / r};
-            const double mu[3] = {-u[0], -u[1], -u[2]};
             double* Ji = J + (1 + 3 * i) * NP;
             double* Jj = J + (1 + 3 * j) * NP;
             const double* W_i = U + i * NPSI;
@@ -1622,15 +1634,13 @@ cdef extern from *:
                 g += W_i[a] * dphi[a];
                 for (int e2 = compot_w_start[a]; e2 < compot_w_start[a + 1]; e2++) {
                     const double v = dW_i[e2] * dphi[a];
-                    COMPOT_JROWS(Ji, compot_w_col[e2], v, u);
-                    COMPOT_JROWS(Jj, compot_w_col[e2], v, mu);
+                    compot_jpair(Ji, Jj, JW, NP, compot_w_col[e2], v, u, dk);
                 }
             }
             for (size_t b = 0; b < NB; b++) {
                 double v = 0.0;
                 for (size_t a = 0; a < COMPOT_NPSI2; a++) v += W_i[a] * dphi_b[a * NB + b];
-                COMPOT_JROWS(Ji, compot_basis_param[b], v, u);
-                COMPOT_JROWS(Jj, compot_basis_param[b], v, mu);
+                compot_jpair(Ji, Jj, JW, NP, compot_basis_param[b], v, u, dk);
             }
             if (NCHI > 0) {
                 double fc, dfc, h = 0.0;
@@ -1641,13 +1651,11 @@ cdef extern from *:
                     h += vic * pj_a;
                     for (int e2 = compot_v_start[c]; e2 < compot_v_start[c + 1]; e2++) {
                         const double v = dfc * dV[i * VN + e2] * pj_a;
-                        COMPOT_JROWS(Ji, compot_v_col[e2], v, u);
-                        COMPOT_JROWS(Jj, compot_v_col[e2], v, mu);
+                        compot_jpair(Ji, Jj, JW, NP, compot_v_col[e2], v, u, dk);
                     }
                     for (size_t b = 0; b < NB; b++) {
                         const double v = dfc * vic * dpsi[(j * NPSI + a) * NB + b];
-                        COMPOT_JROWS(Ji, compot_basis_param[b], v, u);
-                        COMPOT_JROWS(Jj, compot_basis_param[b], v, mu);
+                        compot_jpair(Ji, Jj, JW, NP, compot_basis_param[b], v, u, dk);
                     }
                 }
                 g += dfc * h;
@@ -1670,6 +1678,7 @@ cdef extern from *:
             double* Ji = J + (1 + 3 * i) * NP;
             for (int s = 0; s < Nb.m; s++) {
                 const int k = G.order[G.start[i] + s];
+                const double* dk = d + 3 * k;
                 const size_t j = pj[k];
                 double* Jj = J + (1 + 3 * j) * NP;
                 compot_mb_moment_gradients(&Nb, s, dMs, NB ? dMsq : NULL);
@@ -1682,7 +1691,7 @@ cdef extern from *:
                     for (int e2 = compot_w_start[a]; e2 < compot_w_start[a + 1]; e2++) {
                         const int t = compot_w_col[e2];
                         const double v = dW_i[e2];
-                        for (int x = 0; x < 3; x++) { Ji[x * NP + t] += v * Dk[x]; Jj[x * NP + t] -= v * Dk[x]; }
+                        compot_jpair(Ji, Jj, JW, NP, t, v, Dk, dk);
                     }
                 }
                 for (size_t e = 0; e < NB; e++) {
@@ -1691,7 +1700,7 @@ cdef extern from *:
                         for (int x = 0; x < 3; x++)
                             v[x] += Gq[a * NB + e] * dMs[a * 3 + x] + Gm[a] * dMsq[(a * NB + e) * 3 + x];
                     const int t = compot_basis_param[e];
-                    for (int x = 0; x < 3; x++) { Ji[x * NP + t] += v[x]; Jj[x * NP + t] -= v[x]; }
+                    compot_jpair(Ji, Jj, JW, NP, t, 1.0, v, dk);
                 }
                 if (forces)
                     for (int x = 0; x < 3; x++) { forces[3 * i + x] += f[x]; forces[3 * j + x] -= f[x]; }
@@ -1728,7 +1737,7 @@ cdef extern from *:
                                 double* virial) nogil
     int compot_jacobian(int n, const int* species, int npairs, const int* pi, const int* pj,
                         const double* d, const double* p, double* J, double* energies,
-                        double* forces) nogil
+                        double* forces, double* JW) nogil
     int compot_descriptors(int n, const int* species, int npairs, const int* pi, const int* pj,
                            const double* d, const double* p, double* psi, double* chi) nogil
 
@@ -1835,14 +1844,21 @@ def site_grades(int n, const int[::1] species, const int[::1] pi, const int[::1]
     return rows[:, :nc], grades, energies
 
 def jacobian(int n, const int[::1] species, const int[::1] pi, const int[::1] pj, const double[::1] d,
-             const double[::1] params):
-    """J (1+3n, P): d(E_total, F_1x, F_1y, ...)/d(parameters); also energies and forces."""
+             const double[::1] params, bint virial=False):
+    """J (1+3n, P): d(E_total, F_1x, F_1y, ...)/d(parameters); also energies and forces.  With
+    ``virial``, also JW (9, P): d(virial[3a+b])/d(parameters), stress = virial / volume."""
     _check(n, species, pi, pj, d, params)
     cdef const int* psp = _iptr(species)
     J = np.zeros((1 + 3 * n, 75))
     energies = np.zeros(n)
     forces = np.zeros((n, 3))
+    JW = np.zeros((9, 75)) if virial else None
     cdef double[:, ::1] jv = J
+    cdef double[:, ::1] jw
+    cdef double* pjw = NULL
+    if virial:
+        jw = JW
+        pjw = &jw[0, 0]
     cdef double[::1] e = energies
     cdef double[:, ::1] f = forces
     cdef int status
@@ -1853,9 +1869,11 @@ def jacobian(int n, const int[::1] species, const int[::1] pi, const int[::1] pj
     cdef double* pe = &e[0] if n > 0 else NULL
     cdef double* pf = &f[0, 0] if n > 0 else NULL
     with nogil:
-        status = compot_jacobian(n, psp, npairs, ppi, ppj, pd, &params[0], &jv[0, 0], pe, pf)
+        status = compot_jacobian(n, psp, npairs, ppi, ppj, pd, &params[0], &jv[0, 0], pe, pf, pjw)
     if status:
         raise MemoryError("compot kernel: out of memory")
+    if virial:
+        return J, energies, forces, JW
     return J, energies, forces
 
 

@@ -1,12 +1,16 @@
 """Error metrics (docs/theory.md §7), overall and per config_type: RMSE and MAE of energies per
-atom and of force components, force amplitude and angle RMSE."""
+atom and of force components, force amplitude and angle RMSE, and RMSE and MAE of the stress
+components (GPa) where the data have stresses."""
 
 from __future__ import annotations
 
 import numpy as np
 
 
-def _block(dE_per_atom, Fp, Fr):
+from .crystal import EV_A3_TO_GPA
+
+
+def _block(dE_per_atom, Fp, Fr, dS=None):
     out = {"n_structures": int(len(dE_per_atom)), "n_atoms": int(len(Fp))}
     out["energy_rmse"] = float(np.sqrt(np.mean(dE_per_atom**2))) if len(dE_per_atom) else float("nan")
     out["energy_mae"] = float(np.mean(np.abs(dE_per_atom))) if len(dE_per_atom) else float("nan")
@@ -24,14 +28,19 @@ def _block(dE_per_atom, Fp, Fr):
         out["force_angle_rmse"] = float(np.sqrt(np.mean(ang**2)))
     else:
         out["force_angle_rmse"] = float("nan")
+    if dS is not None and len(dS):
+        out["stress_rmse"] = float(np.sqrt(np.mean(dS**2)))
+        out["stress_mae"] = float(np.mean(np.abs(dS)))
     return out
 
 
-def compute_metrics(pred_energies, pred_forces, dataset) -> dict:
+def compute_metrics(pred_energies, pred_forces, dataset, pred_stresses=None) -> dict:
     """Metrics of predictions (lists per structure) against a dataset's references.
 
     Keys: energy_rmse (eV/atom), energy_mae, force_rmse (eV/A, per component), force_mae,
-    force_amplitude_rmse (eV/A), force_angle_rmse (rad), n_structures, n_atoms, by_config_type.
+    force_amplitude_rmse (eV/A), force_angle_rmse (rad), n_structures, n_atoms, by_config_type;
+    with ``pred_stresses`` (Voigt, eV/A^3, None for a structure without one) also stress_rmse and
+    stress_mae (GPa, per component) over the structures with a reference and a predicted stress.
     """
     nat = np.array([s.natoms for s in dataset], dtype=float)
     dE = (np.asarray(pred_energies, dtype=float) - np.array([s.energy for s in dataset])) / nat
@@ -39,12 +48,23 @@ def compute_metrics(pred_energies, pred_forces, dataset) -> dict:
     Fr = np.concatenate([s.forces for s in dataset])
     cts = [s.config_type for s in dataset]
     atom_ct = np.repeat(np.array(cts, dtype=object), nat.astype(int))
-    out = _block(dE, Fp, Fr)
+    dS = None
+    if pred_stresses is not None:
+        dS = [None if (p is None or s.stress is None) else (np.asarray(p) - s.stress) * EV_A3_TO_GPA
+              for p, s in zip(pred_stresses, dataset)]
+
+    def stresses(mask):
+        if dS is None:
+            return None
+        rows = [d for d, m in zip(dS, mask) if m and d is not None]
+        return np.array(rows) if rows else None
+
+    out = _block(dE, Fp, Fr, stresses([True] * len(cts)))
     out["by_config_type"] = {}
     for ct in sorted(set(cts)):
         sm = np.array([c == ct for c in cts])
         am = atom_ct == ct
-        out["by_config_type"][ct] = _block(dE[sm], Fp[am], Fr[am])
+        out["by_config_type"][ct] = _block(dE[sm], Fp[am], Fr[am], stresses(sm))
     return out
 
 
@@ -54,11 +74,14 @@ def format_table(metrics: dict, title: str = "") -> str:
             ("E RMSE", "energy_rmse", "{:.2f}"), ("E MAE", "energy_mae", "{:.2f}"),
             ("F RMSE", "force_rmse", "{:.4f}"), ("F MAE", "force_mae", "{:.4f}"),
             ("|F| RMSE", "force_amplitude_rmse", "{:.4f}"), ("angle RMSE", "force_angle_rmse", "{:.4f}")]
+    if "stress_rmse" in metrics:
+        cols += [("S RMSE", "stress_rmse", "{:.3f}"), ("S MAE", "stress_mae", "{:.3f}")]
     rows = [("all", metrics)] + list(metrics.get("by_config_type", {}).items())
     w0 = max(12, *(len(r[0]) for r in rows))
     head = f"{'config_type':<{w0}}" + "".join(f"{c[0]:>12}" for c in cols)
     lines = ([title] if title else []) + [head, "-" * len(head)]
-    units = "energies in meV/atom, forces in eV/A (per component), angles in rad"
+    units = "energies in meV/atom, forces in eV/A (per component), angles in rad" + (
+        ", stresses in GPa (per component)" if "stress_rmse" in metrics else "")
     for name, m in rows:
         vals = []
         for _, key, fmt in cols:

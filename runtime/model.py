@@ -185,7 +185,10 @@ class Model:
                                         np.ascontiguousarray(cols, dtype=np.int32),
                                         np.ascontiguousarray(LT, dtype=float), max(t, 1))
 
-    def kernel_jacobian(self, nl: NeighborList, p):
+    def kernel_jacobian(self, nl: NeighborList, p, virial: bool = False):
+        """(J, energies, forces), and with ``virial`` also d(virial)/d(parameters) (9, P)."""
+        if virial:
+            return self._kernel.jacobian(nl.n, nl.species, nl.i, nl.j, nl.d, p, True)
         return self._kernel.jacobian(nl.n, nl.species, nl.i, nl.j, nl.d, p)
 
     def kernel_descriptors(self, nl: NeighborList, p):
@@ -218,18 +221,31 @@ class Model:
             return J, float(energies.sum()), forces
         return J
 
-    def predict(self, dataset, params=None):
-        """Total energies and forces of every structure of a dataset (or list of Atoms)."""
+    def stress_jacobian(self, atoms, params=None, nl: NeighborList | None = None):
+        """d(stress)/d(parameters): array (6, P), Voigt order xx yy zz yz xz xy, eV/A^3 (3-D cells)."""
+        vol = abs(float(np.linalg.det(atoms.cell[:])))
+        if vol <= 1e-12:
+            raise DataError("a stress needs a 3-D cell")
+        p = self.parameter_vector(params)
+        if nl is None:
+            nl = self.neighbor_list(atoms)
+        JW = self.kernel_jacobian(nl, p, virial=True)[3]
+        return JW[[0, 4, 8, 5, 2, 1]] / vol
+
+    def predict(self, dataset, params=None, stresses: bool = False):
+        """Total energies and forces of every structure of a dataset (or list of Atoms); with
+        ``stresses`` also the stresses (Voigt, eV/A^3; None without a 3-D cell)."""
         from .data import Dataset
 
         p = self.parameter_vector(params)
         structures = dataset.structures if isinstance(dataset, Dataset) else dataset
-        energies, forces = [], []
+        energies, forces, stress = [], [], []
         for s in structures:
             r = self.evaluate(getattr(s, "atoms", s), p)
             energies.append(r["energy"])
             forces.append(r["forces"])
-        return energies, forces
+            stress.append(r.get("stress"))
+        return (energies, forces, stress) if stresses else (energies, forces)
 
     def metrics(self, dataset, params=None) -> dict:
         """Metrics (docs/theory.md §7) against a dataset (path, Dataset or list of Atoms with references)."""
@@ -237,8 +253,8 @@ class Model:
         from .metrics import compute_metrics
 
         ds = as_dataset(dataset)
-        e, f = self.predict(ds, params)
-        return compute_metrics(e, f, ds)
+        e, f, stresses = self.predict(ds, params, stresses=True)
+        return compute_metrics(e, f, ds, stresses)
 
     # ------------------------------------------------------------------ symbolic forms
     def sympy_energy(self, explicit: bool = False):

@@ -69,9 +69,18 @@ def fd_jacobian(model, atoms, p):
             q = p.copy()
             q[k] += s
             r = model.evaluate(atoms, q, nl=nl)
-            rows.append(np.concatenate([[r["energy"]], r["forces"].ravel()]))
+            rows.append(np.concatenate([[r["energy"]], r["forces"].ravel(), r.get("stress", [])]))
         cols.append((rows[0] - rows[1]) / (2 * h))
     return np.array(cols).T
+
+
+def full_jacobian(model, atoms, p):
+    """The Jacobian of energy and forces, with the stress rows below for a 3-D cell (the rows of
+    fd_jacobian)."""
+    J = model.jacobian(atoms, p)
+    if abs(np.linalg.det(atoms.cell[:])) > 1e-12:
+        J = np.vstack([J, model.stress_jacobian(atoms, p)])
+    return J
 
 
 def rel(a, b):
@@ -87,8 +96,8 @@ def test_finite_differences(text, compiled, nb_test_frames):
         assert np.isfinite(r["energy"])
         assert rel(r["forces"], fd_forces(model, atoms, p)) < 1e-6, name
         assert rel(r["stress"], fd_stress(model, atoms, p)) < 1e-6, name
-        J = model.jacobian(atoms, p)
-        assert J.shape == (1 + 3 * len(atoms), len(model.parameter_names))
+        assert model.jacobian(atoms, p).shape == (1 + 3 * len(atoms), len(model.parameter_names))
+        J = full_jacobian(model, atoms, p)     # with the stress rows of fits to stresses
         Jfd = fd_jacobian(model, atoms, p)
         scale = np.maximum(np.abs(Jfd).max(axis=0), 1e-12)
         err = (np.abs(J - Jfd).max(axis=0) / scale)

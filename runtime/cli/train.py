@@ -19,7 +19,9 @@ def cmd_fit(args) -> int:
 
     check_output(args.output)
     options = FitOptions(optimizer=args.optimizer, stages=args.stages, energy_weight=args.energy_weight,
-                         force_weight=args.force_weight, per_atom_energy=args.per_atom_energy,
+                         force_weight=args.force_weight, stress_weight=(FitOptions.stress_weight if args.stress_weight is None
+                                        else args.stress_weight),
+                         per_atom_energy=args.per_atom_energy,
                          config_weights=config_weights(args.config_weight),
                          bo_init_points=args.bo_init, bo_iterations=args.bo_iter,
                          linear_rcond=args.linear_rcond, regularization=args.regularization,
@@ -167,6 +169,9 @@ def register(sub) -> None:
     p.add_argument("--stages", default="dual-bipartite", choices=["dual-bipartite", "joint"])
     p.add_argument("--energy-weight", type=float, default=1.0)
     p.add_argument("--force-weight", type=float, default=1.0)
+    p.add_argument("--stress-weight", type=float, default=None,
+                   help="loss weight of the stresses, fitted as virials per atom V sigma / N in eV/atom "
+                        "(default 10; 0: not fitted; docs/theory.md 6.1)")
     p.add_argument("--per-atom-energy", action="store_true", help="energy residuals per atom")
     p.add_argument("--config-weight", action="append", metavar="TYPE=W",
                    help="weight of a config_type (repeatable)")

@@ -33,6 +33,8 @@ from ..data import Dataset, as_dataset
 from ..metrics import compute_metrics
 from .physics import shortest_distance  # noqa: F401 -- also part of this module's interface
 
+#: the Voigt components (xx, yy, zz, yz, xz, xy) of a row-major 3x3 virial
+VOIGT = [0, 4, 8, 5, 2, 1]
 PENALTY_LOG_RMS = 10.0   # BO target of a failed evaluation: -log10(rms) = -10
 
 
@@ -43,6 +45,8 @@ class FitOptions:
     energy_weight: float = 1.0            # loss weight of (total) energy residuals
     force_weight: float = 1.0             # loss weight of force-component residuals
     per_atom_energy: bool = False         # energy residuals divided by the atom count
+    stress_weight: float = 10.0           # loss weight of virial-per-atom residuals (eV/atom), six
+                                          # per structure with a stress and a 3-D cell; 0: none
     config_weights: dict = field(default_factory=dict)   # config_type -> weight factor
     bo_init_points: int | None = None     # default 2*d + 2 per stage (d = stage dimension)
     bo_iterations: int | None = None      # default 6*d + 6 per stage
@@ -72,7 +76,7 @@ class FitOptions:
             raise CompotError(f"unknown stages {self.stages!r} (dual-bipartite or joint)")
         if self.regularization not in ("gcv", "none"):
             raise CompotError(f"unknown regularization {self.regularization!r} (gcv or none)")
-        for name in ("energy_weight", "force_weight", "lambda_range", "ridge", "sdr_min_window"):
+        for name in ("energy_weight", "force_weight", "stress_weight", "lambda_range", "ridge", "sdr_min_window"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise CompotError(f"option {name} must be a non-negative number, got {v!r}")
@@ -169,15 +173,26 @@ class Problem:
         self.opt = options
         self.nls = [model.neighbor_list(s.atoms) for s in dataset]
         ys, ws, self.slices = [], [], []
+        # virial rows (docs/theory.md §6.1): the virial per atom V sigma / N (eV/atom), Voigt order
+        self.virial_scale = []                      # V / N per structure, or None without stress rows
         start = 0
         for s in dataset:
             wm = s.weight * options.config_weights.get(s.config_type, 1.0)
             ew = math.sqrt(wm * options.energy_weight) / (s.natoms if options.per_atom_energy else 1.0)
             fw = math.sqrt(wm * options.force_weight)
-            ys.append(np.concatenate([[s.energy], s.forces.ravel()]))
-            ws.append(np.concatenate([[ew], np.full(3 * s.natoms, fw)]))
-            self.slices.append(slice(start, start + 1 + 3 * s.natoms))
-            start += 1 + 3 * s.natoms
+            vol = abs(float(np.linalg.det(s.atoms.cell[:]))) if s.atoms.pbc.all() else 0.0
+            scale = vol / s.natoms if (options.stress_weight > 0 and s.stress is not None and vol > 1e-12) else None
+            self.virial_scale.append(scale)
+            y = [[s.energy], s.forces.ravel()]
+            w = [[ew], np.full(3 * s.natoms, fw)]
+            if scale is not None:
+                y.append(np.asarray(s.stress, dtype=float) * scale)
+                w.append(np.full(6, math.sqrt(wm * options.stress_weight)))
+            ys.append(np.concatenate(y))
+            ws.append(np.concatenate(w))
+            n = 1 + 3 * s.natoms + (6 if scale is not None else 0)
+            self.slices.append(slice(start, start + n))
+            start += n
         self.y = np.concatenate(ys)
         self.w = np.concatenate(ws)
         self.nrows = start
@@ -236,17 +251,41 @@ class Problem:
 
         def one(k):
             sl = self.slices[k]
-            Jm, e, f = self.model.kernel_jacobian(self.nls[k], p)
-            J[sl] = Jm
+            scale = self.virial_scale[k]
+            if scale is None:
+                Jm, e, f = self.model.kernel_jacobian(self.nls[k], p)
+                J[sl] = Jm
+            else:
+                Jm, e, f, JW = self.model.kernel_jacobian(self.nls[k], p, virial=True)
+                n = len(Jm)
+                J[sl.start:sl.start + n] = Jm
+                J[sl.start + n:sl.stop] = JW[VOIGT] / self.nls[k].n
+                _, _, W = self.model.kernel_energy_forces(self.nls[k], p, threads=1)
+                pred[sl.start + n:sl.stop] = W.ravel()[VOIGT] / self.nls[k].n
             pred[sl.start] = e.sum()
-            pred[sl.start + 1:sl.stop] = f.ravel()
+            pred[sl.start + 1:sl.start + 1 + f.size] = f.ravel()
 
         self._map(one)
         return J, pred
 
     def predict(self, p):
-        out = self._map(lambda k: self.model.kernel_energy_forces(self.nls[k], p))
-        return [e.sum() for e, _, _ in out], [f for _, f, _ in out]
+        """(total energies, forces, stresses): lists per structure; a stress (Voigt, eV/A^3) only
+        for a 3-D periodic cell, else None."""
+        out = self._map(lambda k: self.model.kernel_energy_forces(self.nls[k], p, threads=1))
+        stresses = []
+        for s, (_, _, W) in zip(self.data, out):
+            vol = abs(float(np.linalg.det(s.atoms.cell[:]))) if s.atoms.pbc.all() else 0.0
+            stresses.append(W.ravel()[VOIGT] / vol if vol > 1e-12 else None)
+        return [e.sum() for e, _, _ in out], [f for _, f, _ in out], stresses
+
+    def residual_loss(self, energies, forces, stresses) -> float:
+        """The loss of predictions from ``predict`` (the rows of ``jacobian``)."""
+        rows = []
+        for k, (e, f, st) in enumerate(zip(energies, forces, stresses)):
+            rows += [[e], np.ravel(f)]
+            if self.virial_scale[k] is not None:
+                rows.append(np.asarray(st) * self.virial_scale[k])
+        return self.loss(np.concatenate(rows))
 
     def loss(self, pred) -> float:
         r = self.w * (pred - self.y)
@@ -389,11 +428,6 @@ class Problem:
         if not math.isfinite(loss):
             raise FloatingPointError("non-finite loss")
         return p, loss
-
-    def _pred_loss(self, p) -> float:
-        e, f = self.predict(p)
-        pred = np.concatenate([np.concatenate([[ei], fi.ravel()]) for ei, fi in zip(e, f)])
-        return self.loss(pred)
 
     def _refine(self, p, loss):
         """Variable projection for the bilinear linear problem: the first ALS group (left factors)
@@ -845,7 +879,7 @@ def _finish(model, problem, tracker, p, domains, options, seed, train, test, t_s
         warnings.warn("the fit ended at the edge of the search domain of " + ", ".join(at_bounds)
                       + "; consider wider bounds", stacklevel=2)
     trained = model.with_parameters(p)
-    e, f = problem.predict(p)
+    e, f, stresses = problem.predict(p)
     physics = None
     if problem.physics is not None:
         violated = problem.physics.violations(p)
@@ -857,7 +891,7 @@ def _finish(model, problem, tracker, p, domains, options, seed, train, test, t_s
             warnings.warn("the fitted energy still falls under compression along: " + "; ".join(violated)
                           + " (the physics constraints were infeasible at the chosen nonlinear parameters)",
                           stacklevel=2)
-    metrics = {"train": compute_metrics(e, f, train)}
+    metrics = {"train": compute_metrics(e, f, train, stresses)}
     if test is not None:
         metrics["test"] = trained.metrics(test)
     opts = asdict(options)
@@ -868,7 +902,7 @@ def _finish(model, problem, tracker, p, domains, options, seed, train, test, t_s
                        "n_atoms": train.natoms},
         "test_data": ({"path": test.path, "sha256": test.sha256(), "n_structures": len(test)}
                       if test is not None else None),
-        "loss": problem.loss(np.concatenate([np.concatenate([[ei], fi.ravel()]) for ei, fi in zip(e, f)])),
+        "loss": problem.residual_loss(e, f, stresses),
         "n_evaluations": len(tracker.history),
         "n_failed_evaluations": sum(h is None for h in tracker.history),
         "search_domains": {ir.params[k].name: list(v) for k, v in domains.items()},

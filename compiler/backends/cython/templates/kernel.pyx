@@ -27,7 +27,7 @@ cdef extern from *:
                                 double* virial) nogil
     int compot_jacobian(int n, const int* species, int npairs, const int* pi, const int* pj,
                         const double* d, const double* p, double* J, double* energies,
-                        double* forces) nogil
+                        double* forces, double* JW) nogil
     int compot_descriptors(int n, const int* species, int npairs, const int* pi, const int* pj,
                            const double* d, const double* p, double* psi, double* chi) nogil
 
@@ -134,14 +134,21 @@ def site_grades(int n, const int[::1] species, const int[::1] pi, const int[::1]
     return rows[:, :nc], grades, energies
 
 def jacobian(int n, const int[::1] species, const int[::1] pi, const int[::1] pj, const double[::1] d,
-             const double[::1] params):
-    """J (1+3n, P): d(E_total, F_1x, F_1y, ...)/d(parameters); also energies and forces."""
+             const double[::1] params, bint virial=False):
+    """J (1+3n, P): d(E_total, F_1x, F_1y, ...)/d(parameters); also energies and forces.  With
+    ``virial``, also JW (9, P): d(virial[3a+b])/d(parameters), stress = virial / volume."""
     _check(n, species, pi, pj, d, params)
     cdef const int* psp = _iptr(species)
     J = np.zeros((1 + 3 * n, @NP@))
     energies = np.zeros(n)
     forces = np.zeros((n, 3))
+    JW = np.zeros((9, @NP@)) if virial else None
     cdef double[:, ::1] jv = J
+    cdef double[:, ::1] jw
+    cdef double* pjw = NULL
+    if virial:
+        jw = JW
+        pjw = &jw[0, 0]
     cdef double[::1] e = energies
     cdef double[:, ::1] f = forces
     cdef int status
@@ -152,9 +159,11 @@ def jacobian(int n, const int[::1] species, const int[::1] pi, const int[::1] pj
     cdef double* pe = &e[0] if n > 0 else NULL
     cdef double* pf = &f[0, 0] if n > 0 else NULL
     with nogil:
-        status = compot_jacobian(n, psp, npairs, ppi, ppj, pd, &params[0], &jv[0, 0], pe, pf)
+        status = compot_jacobian(n, psp, npairs, ppi, ppj, pd, &params[0], &jv[0, 0], pe, pf, pjw)
     if status:
         raise MemoryError("compot kernel: out of memory")
+    if virial:
+        return J, energies, forces, JW
     return J, energies, forces
 
 
