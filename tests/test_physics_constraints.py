@@ -68,12 +68,25 @@ def test_probe_paths_come_from_the_data():
     paths = dict(probe_paths(data, ["Au", "Cu"], 5.0))
     assert set(paths) == {"dimer Au-Au", "dimer Au-Cu", "dimer Cu-Cu"} | {
         f"{X} {k} compressed" for X in ("Au", "Cu") for k in ("ground state", "bcc", "fcc", "sc", "diamond")} | {
-        f"{X} atom pushed onto a neighbour" for X in ("Au", "Cu")}
+        f"{X} atom pushed onto a neighbour" for X in ("Au", "Cu")} | {
+        f"{X} under-coordinated atoms meeting ({v})" for X in ("Au", "Cu") for v in ("back", "chain")}
     from ase.neighborlist import neighbor_list
 
     for label, atoms in paths.items():
-        d = [neighbor_list("d", a, 5.0).min() if a.pbc.any() else a.get_distance(0, 1) for a in atoms]
+        d = [neighbor_list("d", a, 5.0).min() if a.pbc.any() else a.get_distance(0, a.info.get("push", (1,))[0])
+             for a in atoms]
         assert (np.diff(d) < 0).all(), label                     # ever more compressed
+    for X in ("Au", "Cu"):      # two atoms with the neighbours behind them (fcc: 5; chain: 1) meet head on
+        for v, n in (("back", 12), ("chain", 4)):
+            path = paths[f"{X} under-coordinated atoms meeting ({v})"]
+            j, u = path[0].info["push"]
+            assert len(path[0]) == n and j == n // 2
+            for a in (path[0], path[-1]):
+                pos = a.positions
+                r = pos[j] - pos[0]
+                assert np.allclose(np.cross(r, u), 0.0, atol=1e-12) and r @ u > 0
+                assert np.allclose(pos[j:] - pos[j], -(pos[:j] - pos[0]))     # mirror images
+                assert ((pos[1:j] - pos[0]) @ u < 0).all()                    # behind, away from the other
     for X in ("Au", "Cu"):                                       # one atom moves, straight onto atom 0
         path = paths[f"{X} atom pushed onto a neighbour"]
         j, u = path[0].info["push"]

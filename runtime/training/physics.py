@@ -28,7 +28,12 @@ nothing per element:
 * **an atom pushed onto a neighbour** in the ground state (the others fixed), from d_X down to
   0.3 d_X at 40 distances, with a repulsive force on it at each: the close approach of a cascade,
   or of an under-coordinated surface atom falling onto the crystal (a Si (111) slab relaxed into
-  such a hole, two atoms 0.76 Å apart, before this path existed).
+  such a hole, two atoms 0.76 Å apart, before this path existed);
+* **under-coordinated atoms meeting** (``fragments``): two atoms of the ground state, each with
+  the first-shell neighbours behind it (all of them, or only the one straight behind: singly
+  bonded atoms), approaching head on from the data's shortest X–X distance down to 0.3 d_X, with a
+  repulsive force at each distance (two singly-bonded atoms of a Si (111) slab fell together to
+  1.22 Å, -113 eV, before this path existed).
 
 The constrained problem is a strictly convex quadratic programme (the ridge of §6.2.1 keeps it
 so), solved exactly as a least-distance programme by non-negative least squares (Lawson & Hanson,
@@ -153,6 +158,9 @@ def probe_paths(dataset, elements, cutoff: float, pairs=None, grounds=None) -> l
         push = pushed(base, d)
         if push:
             paths.append((f"{X} atom pushed onto a neighbour", push))
+        d_close = pairs.get((X, X), d)
+        for variant, frames in fragments(base, d, min(d_close, d)):
+            paths.append((f"{X} under-coordinated atoms meeting ({variant})", frames))
         for lat in LATTICES:
             cell = bulk(X, lat, a=1.0)
             d_lat = pauling_distance(d, z, _Z[lat])
@@ -198,6 +206,40 @@ def pushed(base, d: float) -> list:
         a.info["push"] = (j, u)
         a.info["partner"] = i0
         out.append(a)
+    return out
+
+
+def fragments(base, d: float, d_close: float) -> list[tuple[str, list]]:
+    """Two under-coordinated atoms meeting head on: an atom of the ground state with the first-shell
+    neighbours behind it (cos(bond, u) < -0.1 for the approach direction u, the direction of a
+    nearest-neighbour bond), and its mirror image, approaching from the data's shortest distance
+    ``d_close`` down to LOW_PUSH d with a repulsive force at each distance.  Two variants: all the
+    neighbours behind ("back"), and only the one straight behind ("chain": atoms with a single bond,
+    like those of an unreconstructed diamond (111) surface, which fell into each other before this
+    path existed).  Returns [(variant, [clusters])]; ``info["push"]`` as in ``pushed``."""
+    from ase import Atoms
+    from ase.neighborlist import neighbor_list
+
+    i, j, D = neighbor_list("ijD", base, 1.1 * d)
+    if not len(i):
+        return []
+    k = int(np.argmin(np.linalg.norm(D, axis=1)))
+    i0 = int(i[k])
+    u = D[k] / np.linalg.norm(D[k])
+    bonds = D[i == i0]
+    back = bonds[bonds @ u < -0.1 * np.linalg.norm(bonds, axis=1)]    # behind, not beside
+    if not len(back):
+        return []
+    X = base.get_chemical_symbols()[i0]
+    out = []
+    for variant, behind in (("back", back), ("chain", back[[int(np.argmin(back @ u))]])):
+        frames = []
+        for r in np.linspace(d_close, LOW_PUSH * d, STEPS_PUSH):
+            pos = np.vstack([[0.0, 0.0, 0.0], behind, r * u, r * u - behind])
+            a = Atoms([X] * len(pos), positions=pos)
+            a.info["push"] = (1 + len(behind), u)
+            frames.append(a)
+        out.append((variant, frames))
     return out
 
 
