@@ -18,10 +18,11 @@ def cmd_fit(args) -> int:
     from ..training.fit import FitOptions, fit
 
     check_output(args.output)
-    options = FitOptions(optimizer=args.optimizer, stages=args.stages, energy_weight=args.energy_weight,
-                         force_weight=args.force_weight, stress_weight=(FitOptions.stress_weight if args.stress_weight is None
-                                        else args.stress_weight),
-                         per_atom_energy=args.per_atom_energy,
+    # weights not given keep FitOptions' defaults (documented in one place)
+    weights = {k: v for k, v in (("energy_weight", args.energy_weight), ("stress_weight", args.stress_weight))
+               if v is not None}
+    options = FitOptions(optimizer=args.optimizer, stages=args.stages, force_weight=args.force_weight,
+                         **weights, per_atom_energy=args.per_atom_energy,
                          config_weights=config_weights(args.config_weight),
                          bo_init_points=args.bo_init, bo_iterations=args.bo_iter,
                          linear_rcond=args.linear_rcond, regularization=args.regularization,
@@ -167,8 +168,9 @@ def register(sub) -> None:
     p.add_argument("--optimizer", default="bo", choices=["bo", "varpro", "bo+varpro"],
                    help="nonlinear optimiser: Bayesian (paper), variable projection, or both")
     p.add_argument("--stages", default="dual-bipartite", choices=["dual-bipartite", "joint"])
-    p.add_argument("--energy-weight", type=float, default=1.0)
-    p.add_argument("--force-weight", type=float, default=1.0)
+    p.add_argument("--energy-weight", type=float, default=None,
+                   help="loss weight of the total energies (default 10; the paper's loss: 1)")
+    p.add_argument("--force-weight", type=float, default=1.0, help="loss weight of the force components")
     p.add_argument("--stress-weight", type=float, default=None,
                    help="loss weight of the stresses, fitted as virials per atom V sigma / N in eV/atom "
                         "(default 10; 0: not fitted; docs/theory.md 6.1)")

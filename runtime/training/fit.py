@@ -42,7 +42,7 @@ PENALTY_LOG_RMS = 10.0   # BO target of a failed evaluation: -log10(rms) = -10
 class FitOptions:
     optimizer: str = "bo"                 # "bo" (paper) | "varpro" | "bo+varpro"
     stages: str = "dual-bipartite"        # or "joint": one search over all nonlinear parameters
-    energy_weight: float = 1.0            # loss weight of (total) energy residuals
+    energy_weight: float = 10.0           # loss weight of (total) energy residuals (the paper: 1)
     force_weight: float = 1.0             # loss weight of force-component residuals
     per_atom_energy: bool = False         # energy residuals divided by the atom count
     stress_weight: float = 10.0           # loss weight of virial-per-atom residuals (eV/atom), six
