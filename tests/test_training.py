@@ -392,3 +392,22 @@ def test_stress_rows(compiled):
     # and the metrics report the stress errors (GPa)
     m = compute_metrics(e, f, data, s)
     assert m["stress_rmse"] < 1e-9 and "stress_mae" in m["by_config_type"]["even"]
+
+
+def test_exact_gram_in_small_blocks_and_flushes(monkeypatch):
+    """Many blocks (64 rows) and int64 partial sums flushed every two blocks give the exact J^T J."""
+    from fractions import Fraction
+
+    import compot.runtime.training.fim as F
+
+    monkeypatch.setattr(F, "_DIGIT_BYTES", 1)           # the smallest block: 64 rows
+    monkeypatch.setattr(F, "_FLUSH_BLOCKS", 2)
+    rng = np.random.default_rng(3)
+    J = rng.normal(size=(1000, 4)) * 10.0 ** rng.uniform(-40, 40, size=(1000, 4))
+    J[rng.random(J.shape) < 0.2] = 0.0
+    g = F.exact_gram(J)
+    for k in range(4):
+        for l in range(4):
+            want = sum(Fraction(a) * Fraction(b) for a, b in zip(J[:, k], J[:, l]))
+            m, e = g.man_exp(k, l)
+            assert Fraction(m) * Fraction(2) ** e == want

@@ -75,6 +75,11 @@ class MpGram:
 
 #: rows per block of the exact Gram product (2**15: digits of 19 bits keep every partial sum exact)
 _GRAM_BLOCK = 1 << 15
+#: bytes of float64 digits held at once (rows of a block x digits x columns)
+_DIGIT_BYTES = 64 << 20
+#: block products summed in int64 before they enter the exact result: each adds entries below
+#: 2**53 in magnitude, so 2**9 of them stay below 2**62
+_FLUSH_BLOCKS = 1 << 9
 
 
 def exact_gram(J: np.ndarray) -> IntGram:
@@ -86,7 +91,12 @@ def exact_gram(J: np.ndarray) -> IntGram:
     every product of two digits is below 2**38 and every sum over the block below 2**53, so the
     float64 matrix product of the stacked digits [D_0 | D_1 | ...] is exact whatever the order of
     summation (BLAS is free to block, vectorise or use FMA).  The digit products are then combined
-    into exact integers: (J^T J)[k, l] = G[k, l] * 2**(emin[k] + emin[l])."""
+    into exact integers: (J^T J)[k, l] = G[k, l] * 2**(emin[k] + emin[l]).
+
+    Memory: a block holds at most _DIGIT_BYTES of digits (fewer rows when a column spans a wide
+    exponent range, i.e. many digits L), and the block products are summed in int64 (exact for
+    _FLUSH_BLOCKS blocks) before they enter the p x p exact result.  So the memory is
+    O(n p) for J's integer form plus O((L p)^2), whatever the number of blocks."""
     J = np.asarray(J, dtype=float)
     if not np.all(np.isfinite(J)):
         raise CompotError("the Jacobian has non-finite entries; the FIM is undefined")
@@ -97,15 +107,25 @@ def exact_gram(J: np.ndarray) -> IntGram:
     E = ex.astype(np.int64) - 53
     nz = M != 0
     big = np.iinfo(np.int64).max
-    emin = np.where(nz.any(axis=0), np.where(nz, E, big).min(axis=0), 0)
+    emin = np.where(nz.any(axis=0), np.where(nz, E, big).min(axis=0, initial=big), 0)
     shift = np.where(nz, E - emin[None, :], 0)        # N = M << shift
     b = (53 - int(np.ceil(np.log2(min(max(n, 2), _GRAM_BLOCK))))) // 2
     width = int((shift + 53).max()) if n and p else 0
     L = max(1, -(-width // b))                        # digits per entry
     mask = (1 << b) - 1
-    G = np.zeros((L * p, L * p), dtype=object)
-    for r0 in range(0, n, _GRAM_BLOCK):               # blocks of rows bound the memory too
-        Mb, sb, sh = M[r0:r0 + _GRAM_BLOCK], sign[r0:r0 + _GRAM_BLOCK], shift[r0:r0 + _GRAM_BLOCK]
+    rows = int(min(_GRAM_BLOCK, max(64, _DIGIT_BYTES // (8 * L * max(p, 1)))))
+    out = np.zeros((p, p), dtype=object)
+    acc = np.zeros((L * p, L * p), dtype=np.int64)
+
+    def flush():
+        for l in range(L):
+            for m in range(L):
+                out[...] += acc[l * p:(l + 1) * p, m * p:(m + 1) * p].astype(object) * (1 << (b * (l + m)))
+        acc[...] = 0
+
+    pending = 0
+    for r0 in range(0, n, rows):
+        Mb, sb, sh = M[r0:r0 + rows], sign[r0:r0 + rows], shift[r0:r0 + rows]
         digits = np.empty((len(Mb), L * p))
         for l in range(L):
             t = sh - b * l                            # bit of N where digit l starts, seen from M
@@ -114,12 +134,12 @@ def exact_gram(J: np.ndarray) -> IntGram:
                          (Mb >> np.clip(-t, 0, 63)) & mask)          # (M >> -t) & mask
             d = np.where((t >= b) | (t <= -53), 0, d)
             digits[:, l * p:(l + 1) * p] = sb * d
-        P = digits.T @ digits                         # exact: integers below 2**53
-        G += P.astype(np.int64).astype(object)
-    out = np.zeros((p, p), dtype=object)
-    for l in range(L):
-        for m in range(L):
-            out += G[l * p:(l + 1) * p, m * p:(m + 1) * p] * (1 << (b * (l + m)))
+        acc += (digits.T @ digits).astype(np.int64)   # exact: integers below 2**53
+        pending += 1
+        if pending == _FLUSH_BLOCKS:
+            flush()
+            pending = 0
+    flush()
     return IntGram(out, [int(x) for x in emin])
 
 
