@@ -65,17 +65,26 @@ def run(element: str, text: str, out: Path) -> dict:
     return rec
 
 
+def _stress(path: Path) -> str:
+    """Test stress MAE / RMSE (GPa) from the model file next to a record, when it has them."""
+    model = path.with_suffix(".model.json")
+    if not model.exists():
+        return "–"
+    t = json.loads(model.read_text()).get("training", {}).get("metrics", {}).get("test", {})
+    return f"{t['stress_mae']:.2f} / {t['stress_rmse']:.2f}" if "stress_mae" in t else "–"
+
+
 def markdown(paths) -> str:
-    recs = [json.loads(Path(p).read_text()) for p in paths]
+    recs = [(json.loads(Path(p).read_text()), Path(p)) for p in paths]
     lines = ["| element | model | parameters | force MAE / RMSE (eV/Å) | energy MAE / RMSE (meV/atom) | "
-             "kernel µs/atom | fit time |", "|---|---|---|---|---|---|---|"]
-    for el in sorted({r["element"] for r in recs}):
+             "stress MAE / RMSE (GPa) | kernel µs/atom | fit time |", "|---|---|---|---|---|---|---|---|"]
+    for el in sorted({r["element"] for r, _ in recs}):
         for name, (f, e) in PUBLISHED.get(el, {}).items():
-            lines.append(f"| {el} | {name} (published) | | {f} / – | {e} / – | | |")
-        for r in (r for r in recs if r["element"] == el):
+            lines.append(f"| {el} | {name} (published) | | {f} / – | {e} / – | | | |")
+        for r, path in ((r, p) for r, p in recs if r["element"] == el):
             lines.append(f"| {el} | `{r['model']}` | {r['n_parameters']} | {r['force_mae']:.3f} / "
                          f"{r['force_rmse']:.3f} | {r['energy_mae_meV']:.2f} / {r['energy_rmse_meV']:.2f} | "
-                         f"{r['kernel_us_per_atom']:.1f} | {r['fit_s'] / 60:.0f} min |")
+                         f"{_stress(path)} | {r['kernel_us_per_atom']:.1f} | {r['fit_s'] / 60:.0f} min |")
     return "\n".join(lines)
 
 
