@@ -271,6 +271,7 @@ def vacancy(calc, symbol, gs, quick=False) -> dict:
 
 def _slab(symbol, gs, miller, cutoff, quick=False):
     from ase.build import surface
+    from ase.neighborlist import neighbor_list
 
     cube = X.conventional(symbol, gs["lattice"], gs["a"])
     thick = 8.0 if quick else max(10.0, 2 * cutoff)
@@ -281,8 +282,15 @@ def _slab(symbol, gs, miller, cutoff, quick=False):
         if np.ptp(t.positions @ (n / np.linalg.norm(n))) >= thick:
             break
         layers += 1
-    slab = surface(cube, miller, layers, vacuum=12.0 if not quick else 8.0, periodic=True)
+    # periodic=False: with periodic=True ase.build.surface can wrap an atom through the vacuum
+    # (a diamond (111) slab of 4 or 7 layers at a = 5.454870522 A had two atoms 0.79 A apart)
+    slab = surface(cube, miller, layers, vacuum=12.0 if not quick else 8.0, periodic=False)
     slab.pbc = True
+    nn = gs["a"] * X.NN_OVER_A[gs["lattice"]]
+    d = neighbor_list("d", slab, nn)
+    if len(d) and d.min() < 0.9 * nn:
+        raise CompotError(f"the ({''.join(map(str, miller))}) slab has two atoms {d.min():.3f} A apart "
+                          f"(nearest-neighbour distance {nn:.3f} A)")
     return slab
 
 

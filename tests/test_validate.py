@@ -222,3 +222,15 @@ def test_phonopy_missing_is_a_compot_error(monkeypatch):
     gs = {"lattice": "fcc", "a": 3.59, "c_over_a": None}
     with pytest.raises(CompotError, match="phonopy"):
         V.phonons(EMT(), "Cu", gs, 5.0, quick=True)
+
+
+def test_slabs_have_no_overlapping_atoms():
+    """ase.build.surface(periodic=True) wrapped an atom through the vacuum of this diamond (111)
+    slab (two atoms 0.79 A apart); the slabs of validate keep every atom in place."""
+    from ase.neighborlist import neighbor_list
+
+    for a, lattice, el in ((5.454870522122442, "diamond", "Si"), (3.1697, "bcc", "Mo"), (3.6, "fcc", "Cu")):
+        nn = a * {"diamond": np.sqrt(3) / 4, "bcc": np.sqrt(3) / 2, "fcc": np.sqrt(0.5)}[lattice]
+        for miller in ((1, 0, 0), (1, 1, 0), (1, 1, 1)):
+            slab = V._slab(el, {"lattice": lattice, "a": a, "c_over_a": None}, miller, 5.0)
+            assert neighbor_list("d", slab, nn * 1.01).min() == pytest.approx(nn, rel=1e-6), (el, miller)

@@ -27,13 +27,14 @@ nothing per element:
   rule; every crystal path then goes on sparsely to 0.70, 0.65, 0.60 and 0.55 (0.17 V0);
 * **an atom pushed onto a neighbour** in the ground state (the others fixed), from d_X down to
   0.3 d_X at 40 distances, with a repulsive force on it at each: the close approach of a cascade,
-  or of an under-coordinated surface atom falling onto the crystal (a Si (111) slab relaxed into
-  such a hole, two atoms 0.76 Å apart, before this path existed);
+  or of an under-coordinated surface atom falling onto the crystal;
 * **under-coordinated atoms meeting** (``fragments``): two atoms of the ground state, each with
   the first-shell neighbours behind it (all of them, or only the one straight behind: singly
   bonded atoms), approaching head on from the data's shortest X–X distance down to 0.3 d_X, with a
-  repulsive force at each distance (two singly-bonded atoms of a Si (111) slab fell together to
-  1.22 Å, -113 eV, before this path existed).
+  repulsive force at each distance.
+
+These hold on their paths only: a disordered Si slab with bonds of 1.25–1.4 Å between atoms of
+mixed coordination still falls without bound (docs/validation.md).
 
 The constrained problem is a strictly convex quadratic programme (the ridge of §6.2.1 keeps it
 so), solved exactly as a least-distance programme by non-negative least squares (Lawson & Hanson,
