@@ -76,7 +76,7 @@ def test_ctrl_c_keeps_previous_model_and_resume_works(nb_small, tmp_path, compil
     out = tmp_path / "model.json"
     out.write_text("previous model")
     args = ["fit", "E[G6L2] + N[E[G6L2]]", "--train", str(nb_small), "-o", str(out), "--quiet",
-            "--bo-init", "6", "--bo-iter", "14"]
+            "--bo-init", "6", "--bo-iter", "40"]      # long enough to be interrupted mid-search
     proc = _cli(*args)
     ck = tmp_path / "model.json.checkpoint"
     deadline = time.time() + 120
