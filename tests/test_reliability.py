@@ -66,9 +66,15 @@ def test_interrupted_fit_resumes_to_the_same_model(compiled, nb_small, tmp_path,
         fit(model, nb_small, seed=4, checkpoint=str(ck), resume=True, **KW)
 
 
+def _sigint_default():
+    # a test run started in the background by a shell without job control inherits SIGINT
+    # ignored, and Python then never raises KeyboardInterrupt: give the child the default
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cli(*args, env=None, **kw):
     return subprocess.Popen([sys.executable, "-m", "compot", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, **kw)
+                            stderr=subprocess.PIPE, text=True, env=env, preexec_fn=_sigint_default, **kw)
 
 
 def test_ctrl_c_keeps_previous_model_and_resume_works(nb_small, tmp_path, compiled):
@@ -76,7 +82,7 @@ def test_ctrl_c_keeps_previous_model_and_resume_works(nb_small, tmp_path, compil
     out = tmp_path / "model.json"
     out.write_text("previous model")
     args = ["fit", "E[G6L2] + N[E[G6L2]]", "--train", str(nb_small), "-o", str(out), "--quiet",
-            "--bo-init", "6", "--bo-iter", "40"]      # long enough to be interrupted mid-search
+            "--bo-init", "6", "--bo-iter", "14"]
     proc = _cli(*args)
     ck = tmp_path / "model.json.checkpoint"
     deadline = time.time() + 120
