@@ -31,6 +31,8 @@ NN_OVER_A = {"bcc": np.sqrt(3) / 2, "fcc": 1 / np.sqrt(2), "diamond": np.sqrt(3)
 #: nearest-neighbour coordination
 COORDINATION = {"bcc": 8, "fcc": 12, "diamond": 4, "hcp": 12}
 EV_A3_TO_GPA = 160.21766208
+#: flat indices of the Voigt components xx yy zz yz xz xy in a row-major 3x3 tensor
+VOIGT = [0, 4, 8, 5, 2, 1]
 EV_A2_TO_J_M2 = 16.021766208
 IDEAL_COA = float(np.sqrt(8.0 / 3.0))
 

@@ -82,8 +82,9 @@ def _frame_values(atoms, where: str):
     if stress is not None:
         stress = np.array(stress, dtype=float).reshape(-1)
         if stress.size == 9:
-            s = stress.reshape(3, 3)
-            stress = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
+            from .crystal import VOIGT
+
+            stress = stress[VOIGT]
         elif stress.size != 6:
             raise DataError(f"{where}: stress has {stress.size} components (expected 6 or 9)")
     return energy, forces, stress

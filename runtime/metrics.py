@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 from .crystal import EV_A3_TO_GPA
 
 

@@ -8,6 +8,7 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import DataError, ModelError
+from .crystal import VOIGT
 from .neighbors import NeighborList, neighbor_list
 
 
@@ -187,9 +188,7 @@ class Model:
 
     def kernel_jacobian(self, nl: NeighborList, p, virial: bool = False):
         """(J, energies, forces), and with ``virial`` also d(virial)/d(parameters) (9, P)."""
-        if virial:
-            return self._kernel.jacobian(nl.n, nl.species, nl.i, nl.j, nl.d, p, True)
-        return self._kernel.jacobian(nl.n, nl.species, nl.i, nl.j, nl.d, p)
+        return self._kernel.jacobian(nl.n, nl.species, nl.i, nl.j, nl.d, p, virial)
 
     def kernel_descriptors(self, nl: NeighborList, p):
         return self._kernel.descriptors(nl.n, nl.species, nl.i, nl.j, nl.d, p)
@@ -204,8 +203,7 @@ class Model:
         out["free_energy"] = out["energy"]
         vol = abs(float(np.linalg.det(atoms.cell[:])))
         if vol > 1e-12:                               # a 3-D cell (ASE's cell.rank == 3 is an SVD)
-            s = virial / vol
-            out["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
+            out["stress"] = virial.ravel()[VOIGT] / vol
         return out
 
     def jacobian(self, atoms, params=None, nl: NeighborList | None = None,
@@ -230,7 +228,7 @@ class Model:
         if nl is None:
             nl = self.neighbor_list(atoms)
         JW = self.kernel_jacobian(nl, p, virial=True)[3]
-        return JW[[0, 4, 8, 5, 2, 1]] / vol
+        return JW[VOIGT] / vol
 
     def predict(self, dataset, params=None, stresses: bool = False):
         """Total energies and forces of every structure of a dataset (or list of Atoms); with

@@ -29,12 +29,11 @@ import scipy.linalg
 from ...compiler.ir import ProductNode, SumNode, TermNode
 from ...compiler.structure import linear_groups
 from ...errors import CompotError
+from ..crystal import VOIGT
 from ..data import Dataset, as_dataset
 from ..metrics import compute_metrics
 from .physics import shortest_distance  # noqa: F401 -- also part of this module's interface
 
-#: the Voigt components (xx, yy, zz, yz, xz, xy) of a row-major 3x3 virial
-VOIGT = [0, 4, 8, 5, 2, 1]
 PENALTY_LOG_RMS = 10.0   # BO target of a failed evaluation: -log10(rms) = -10
 
 
@@ -174,13 +173,14 @@ class Problem:
         self.nls = [model.neighbor_list(s.atoms) for s in dataset]
         ys, ws, self.slices = [], [], []
         # virial rows (docs/theory.md §6.1): the virial per atom V sigma / N (eV/atom), Voigt order
+        self.volumes = [abs(float(np.linalg.det(s.atoms.cell[:]))) if s.atoms.pbc.all() else 0.0
+                        for s in dataset]           # 0 without a 3-D periodic cell
         self.virial_scale = []                      # V / N per structure, or None without stress rows
         start = 0
-        for s in dataset:
+        for s, vol in zip(dataset, self.volumes):
             wm = s.weight * options.config_weights.get(s.config_type, 1.0)
             ew = math.sqrt(wm * options.energy_weight) / (s.natoms if options.per_atom_energy else 1.0)
             fw = math.sqrt(wm * options.force_weight)
-            vol = abs(float(np.linalg.det(s.atoms.cell[:]))) if s.atoms.pbc.all() else 0.0
             scale = vol / s.natoms if (options.stress_weight > 0 and s.stress is not None and vol > 1e-12) else None
             self.virial_scale.append(scale)
             y = [[s.energy], s.forces.ravel()]
@@ -272,10 +272,7 @@ class Problem:
         """(total energies, forces, stresses): lists per structure; a stress (Voigt, eV/A^3) only
         for a 3-D periodic cell, else None."""
         out = self._map(lambda k: self.model.kernel_energy_forces(self.nls[k], p, threads=1))
-        stresses = []
-        for s, (_, _, W) in zip(self.data, out):
-            vol = abs(float(np.linalg.det(s.atoms.cell[:]))) if s.atoms.pbc.all() else 0.0
-            stresses.append(W.ravel()[VOIGT] / vol if vol > 1e-12 else None)
+        stresses = [W.ravel()[VOIGT] / vol if vol > 1e-12 else None for (_, _, W), vol in zip(out, self.volumes)]
         return [e.sum() for e, _, _ in out], [f for _, f, _ in out], stresses
 
     def residual_loss(self, energies, forces, stresses) -> float:
