@@ -1613,9 +1613,12 @@ def skin_filter(const double[:, ::1] pos, const int[::1] pi, const int[::1] pj,
                 double[::1] rmin2):
     """The pairs of a list built with a skin that lie within ``cutoff`` at the positions ``pos``,
     in list order, written to ``oi, oj, od``; returns their number and puts the smallest squared
-    distance into ``rmin2[0]``.  d = (pos[j] - pos[i]) + shift, the operations (and rounding) of a
-    fresh list (runtime/neighbors.py, SkinList).  The indices are not checked here: SkinList
-    checks them once when it builds the list."""
+    distance into ``rmin2[0]`` (when no pair is within the cutoff, a value >= cutoff**2).
+    d = (pos[j] - pos[i]) + shift, the operations (and rounding) of a fresh list
+    (runtime/neighbors.py, SkinList).  Branch-free: every pair is written at the next free slot,
+    which advances only when the pair is inside (a third of a skin list's pairs are outside, in
+    no predictable order).  The indices are not checked here: SkinList checks them once when it
+    builds the list."""
     cdef Py_ssize_t k, m = 0, npairs = pi.shape[0]
     cdef int a, b
     cdef double x, y, z, r2, c2 = cutoff * cutoff, best = 1e300
@@ -1630,14 +1633,12 @@ def skin_filter(const double[:, ::1] pos, const int[::1] pi, const int[::1] pj,
             y = (pos[b, 1] - pos[a, 1]) + shift[k, 1]
             z = (pos[b, 2] - pos[a, 2]) + shift[k, 2]
             r2 = x * x + y * y + z * z
-            if r2 < c2:
-                oi[m] = a
-                oj[m] = b
-                od[3 * m] = x
-                od[3 * m + 1] = y
-                od[3 * m + 2] = z
-                m += 1
-                if r2 < best:
-                    best = r2
+            oi[m] = a
+            oj[m] = b
+            od[3 * m] = x
+            od[3 * m + 1] = y
+            od[3 * m + 2] = z
+            best = r2 if r2 < best else best
+            m += r2 < c2
     rmin2[0] = best
     return m

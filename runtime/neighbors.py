@@ -172,9 +172,12 @@ class SkinList:
         n = len(atoms)
         if pos.shape[0] != self._n:
             raise DataError("the atom count changed without a rebuild")
-        m = self.kernel.skin_filter(pos, self._i, self._j, self._shift, self.cutoff,
-                                    self._oi, self._oj, self._od, self._rmin2)
-        i, j, d = self._oi[:m].copy(), self._oj[:m].copy(), self._od[: 3 * m].copy()
+        npairs = len(self._i)          # fresh outputs (no copy): a returned list is the caller's
+        oi, oj = np.empty(npairs, dtype=np.int32), np.empty(npairs, dtype=np.int32)
+        od = np.empty(3 * npairs, dtype=float)
+        m = self.kernel.skin_filter(pos, self._i, self._j, self._shift, self.cutoff, oi, oj, od,
+                                    self._rmin2)
+        i, j, d = oi[:m], oj[:m], od[: 3 * m]
         if m and self._rmin2[0] < MIN_DISTANCE**2:
             D = d.reshape(-1, 3)
             k = int(np.argmin(np.einsum("ij,ij->i", D, D)))
@@ -187,9 +190,6 @@ class SkinList:
         self._i = np.ascontiguousarray(i, dtype=np.int32)
         self._j = np.ascontiguousarray(j, dtype=np.int32)
         self._shift = np.ascontiguousarray(S @ cell, dtype=float)
-        self._oi = np.empty(len(i), dtype=np.int32)
-        self._oj = np.empty(len(i), dtype=np.int32)
-        self._od = np.empty(3 * len(i), dtype=float)
         self._rmin2 = np.empty(1, dtype=float)
         self._n = len(pos)
         if len(i) and (self._i.min() < 0 or self._j.min() < 0 or max(self._i.max(), self._j.max()) >= len(pos)):
