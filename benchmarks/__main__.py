@@ -51,8 +51,9 @@ def nb_cell(n_rep, a=3.3, symbol="Nb", seed=0):
     return atoms
 
 
-def lammps_time(atoms, setup: list[str], steps: int, repeats: int) -> float | None:
-    """Seconds per force evaluation of a LAMMPS pair style (run N with 1 MPI rank, 1 thread)."""
+def _lammps_open(atoms, setup: list[str]):
+    """A LAMMPS instance (1 MPI rank, 1 thread) holding ``atoms`` with the pair style of ``setup``,
+    after ``run 0``: default neighbour settings (metal units: skin 2 A, every step, check yes)."""
     from ase.io import write
 
     from compot.runtime.lammps import new_lammps
@@ -64,9 +65,58 @@ def lammps_time(atoms, setup: list[str], steps: int, repeats: int) -> float | No
         for c in ["units metal", "boundary p p p", "atom_style atomic", f"read_data {data}", *setup,
                   "thermo_style custom step pe", "thermo 1000", "run 0"]:
             lmp.command(c)
-        t = best_of(lambda: lmp.command(f"run {steps} pre no post no"), repeats) / steps
+    return lmp
+
+
+def _lammps_step(lmp, steps: int, repeats: int) -> float:
+    """Seconds per step of ``run steps`` (no integrator: each step is the pair style's E+F, the
+    ghost communication and the neighbour-list check)."""
+    return best_of(lambda: lmp.command(f"run {steps} pre no post no"), repeats) / steps
+
+
+def lammps_time(atoms, setup: list[str], steps: int, repeats: int) -> float | None:
+    """Seconds per force evaluation of a LAMMPS pair style (run N with 1 MPI rank, 1 thread)."""
+    lmp = _lammps_open(atoms, setup)
+    t = _lammps_step(lmp, steps, repeats)
     lmp.close()
     return t
+
+
+def plugin_vs_kernel(model, params, plugin: dict, eam: list[str], sizes, rounds: int, steps: int) -> dict:
+    """The exported plugin against the Cython kernel and LAMMPS eam/alloy, measured in turns: per
+    cell size, ``rounds`` rounds each time the plugin (Nb cell), eam/alloy (the same cell as Ta) and
+    the kernel (E+F, list given), best of 3 each; the ratios are medians over the rounds, so that
+    all three see the same machine state.  LAMMPS figures: ``run N`` without an integrator, pair
+    style + ghost communication + neighbour check, default neighbour settings for both styles."""
+    out = {}
+    for n_rep in sizes:
+        atoms = nb_cell(n_rep)
+        lp = _lammps_open(atoms, [f"plugin load {plugin['plugin']}", f"pair_style {plugin['style']}",
+                                  "pair_coeff * * Nb"])
+        le = _lammps_open(nb_cell(n_rep, a=3.30, symbol="Ta"), eam)
+        nl = model.neighbor_list(atoms)
+        tp, te, tk = [], [], []
+        for _ in range(rounds):
+            tp.append(_lammps_step(lp, steps, 3))
+            te.append(_lammps_step(le, steps, 3))
+            tk.append(best_of(lambda: model.kernel_energy_forces(nl, params, threads=1), 3))
+        lp.close()
+        le.close()
+        tp, te, tk = map(np.array, (tp, te, tk))
+        n = len(atoms)
+        rec = {"atoms": n, "rounds": rounds, "plugin_us_per_atom": float(np.median(tp)) / n * 1e6,
+               "eam_alloy_us_per_atom": float(np.median(te)) / n * 1e6,
+               "kernel_us_per_atom": float(np.median(tk)) / n * 1e6,
+               "plugin_over_kernel": float(np.median(tp / tk)),
+               "plugin_over_kernel_range": [float((tp / tk).min()), float((tp / tk).max())],
+               "plugin_over_eam_alloy": float(np.median(tp / te)),
+               "plugin_over_eam_alloy_range": [float((tp / te).min()), float((tp / te).max())]}
+        out[str(n)] = rec
+        print("plugin in LAMMPS, {atoms} atoms ({rounds} rounds in turns): plugin {plugin_us_per_atom:.2f}, "
+              "eam/alloy {eam_alloy_us_per_atom:.2f}, kernel {kernel_us_per_atom:.2f} us/atom; plugin / "
+              "kernel {plugin_over_kernel:.2f}, plugin / eam/alloy {plugin_over_eam_alloy:.2f} (medians)"
+              .format(**rec), flush=True)
+    return out
 
 
 def main(argv=None):
@@ -173,6 +223,9 @@ def main(argv=None):
                 base["lammps_compot_plugin"] = lammps_time(
                     nb_cell(10), [f"plugin load {res['plugin']}", f"pair_style {res['style']}", "pair_coeff * * Nb"],
                     5 if args.quick else 20, reps)
+                out["plugin_vs_kernel"] = plugin_vs_kernel(
+                    m, p, res, eam, [10] if args.quick else [10, 20], 2 if args.quick else 7,
+                    5 if args.quick else 20)
                 if not args.quick:
                     out["mpi_strong_scaling_16000_atoms"] = mpi_scaling(res, nb_cell(20), 20)
         else:

