@@ -1,6 +1,12 @@
 """Write docs/design.md from a `compot design` log and a calibration run.
 
     python -m benchmarks.design_report docs/design_nb.jsonl --calibration cal.json --reference docs/results_nb.json
+
+With ``--summary ACCURACY_JSON`` it prints instead a markdown section for the log of another
+element: the best designs against the `accurate` preset's record of benchmarks/accuracy.py
+(test force RMSE), e.g.
+
+    python -m benchmarks.design_report docs/design_mo.jsonl --summary docs/accuracy/mo_accurate.json --wall 1500
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ from pathlib import Path
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("log")
-    ap.add_argument("--calibration", required=True, help="JSON of compot evaluate --uncertainty --json")
-    ap.add_argument("--reference", required=True, help="results JSON of benchmarks.paper_tables")
+    ap.add_argument("--calibration", help="JSON of compot evaluate --uncertainty --json")
+    ap.add_argument("--reference", help="results JSON of benchmarks.paper_tables")
+    ap.add_argument("--summary", metavar="ACCURACY_JSON", default=None,
+                    help="print a section comparing the log with this accurate-preset record")
     ap.add_argument("--command", default="")
     ap.add_argument("--out", default="docs/design.md")
     ap.add_argument("--note", default="", help="a paragraph about how the run went")
@@ -31,6 +39,11 @@ def main(argv=None):
     res = DesignResult(recs)
     ranked = sorted(recs, key=lambda r: score(r, opt))
     front = res.pareto()
+    if args.summary:
+        print(summary(recs, ranked, json.loads(Path(args.summary).read_text()), args.wall))
+        return 0
+    if not (args.calibration and args.reference):
+        ap.error("--calibration and --reference are needed without --summary")
     ref = {(r["model"], r["optimizer"]): r for r in json.loads(Path(args.reference).read_text())["rows"]}
     paper = ref[("E[G8L4] + N[E[G8L4]]", "bo")]
     cal = json.loads(Path(args.calibration).read_text())
@@ -97,6 +110,27 @@ def main(argv=None):
               "parameters (active learning).", ""]
     Path(args.out).write_text("\n".join(lines))
     print(f"wrote {args.out}")
+
+
+def summary(recs, ranked, acc: dict, wall: float | None) -> str:
+    """Markdown: the best designs of a log against the accurate preset (test force RMSE)."""
+    ok = [r for r in recs if "test" in r]
+    best = ranked[0]
+    best_100 = min((r for r in ok if r["n_params"] <= 100), key=lambda r: r["test"]["force_rmse"])
+    total = sum(r["time"] for r in recs)
+    met = best_100["test"]["force_rmse"] <= acc["force_rmse"]
+    rows = ["| design | P | test force RMSE (eV/Å) | test energy RMSE (meV/atom) | kernel µs/atom |",
+            "|---|---|---|---|---|"]
+    for tag, r in (("best by score", best), ("lowest test force error, ≤ 100 parameters", best_100)):
+        rows.append(f"| {tag}: {r['text']} | {r['n_params']} | {r['test']['force_rmse']:.4f} | "
+                    f"{r['test']['energy_rmse'] * 1000:.2f} | {r.get('us_per_atom', float('nan')):.2f} |")
+    rows.append(f"| `accurate` preset, full fit ({acc['element']}) | {acc['n_parameters']} | "
+                f"{acc['force_rmse']:.4f} | {acc['energy_rmse_meV']:.2f} | {acc['kernel_us_per_atom']:.2f} |")
+    head = (f"{len(recs)} configurations, {total / 60:.0f} min of fitting summed over the workers"
+            + (f", {wall / 60:.1f} min of wall time" if wall else "") + ".")
+    verdict = ("**Target (best design at least as accurate as the `accurate` preset): "
+               + ("met.**" if met else "not met.**"))
+    return "\n".join([head, "", *rows, "", verdict])
 
 
 if __name__ == "__main__":
